@@ -1,0 +1,1 @@
+"""Experiment modules: one per table or figure of the paper (``python -m experiments.<name>``)."""

@@ -1,0 +1,54 @@
+"""nne_jax: Neural Net Evolution (NNE) and Dopaminergic Neural Nets (DNN) in JAX.
+
+Core (pure functions, explicit PRNG keys):
+
+* :mod:`nne_jax.genetics` — ``sample_genotypes``, ``allele_rewards``, ``update_allele_freqs``.
+* :mod:`nne_jax.weights` — the sparse weight-generation matrix ``W`` and ``W x``.
+* :mod:`nne_jax.networks` — the linear net and the masked one-hidden-layer net.
+* :mod:`nne_jax.fitness` — the paper's ``δ`` fitness and fitness shaping.
+* :mod:`nne_jax.strategy` — ``NNE``: ``init / ask / tell``.
+* :mod:`nne_jax.population` — evaluating all ``N`` networks (dense / sparse / genespace paths).
+* :mod:`nne_jax.generation` — one jitted generation and the ``lax.scan`` runner.
+"""
+from nne_jax.fitness import accuracy, centered_ranks, cross_entropy, delta_fitness, standardize
+from nne_jax.generation import MLPTask, Metrics, make_generation, mean_weights, mlp_task, run_generations
+from nne_jax.genetics import allele_rewards, multiplicative_weights_update, sample_genotypes, update_allele_freqs
+from nne_jax.networks import MaskedMLP, dense_forward, dense_params, linear_forward, masked_mlp, mlp_forward
+from nne_jax.population import PATHS, population_logits
+from nne_jax.strategy import NNE, NNEState
+from nne_jax.weights import WeightGeneration, dense_matrix, generate_weights, generate_weights_t, weight_generation
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NNE",
+    "NNEState",
+    "MLPTask",
+    "MaskedMLP",
+    "Metrics",
+    "PATHS",
+    "WeightGeneration",
+    "accuracy",
+    "allele_rewards",
+    "centered_ranks",
+    "cross_entropy",
+    "delta_fitness",
+    "dense_forward",
+    "dense_matrix",
+    "dense_params",
+    "generate_weights",
+    "generate_weights_t",
+    "linear_forward",
+    "make_generation",
+    "masked_mlp",
+    "mean_weights",
+    "mlp_forward",
+    "mlp_task",
+    "multiplicative_weights_update",
+    "population_logits",
+    "run_generations",
+    "sample_genotypes",
+    "standardize",
+    "update_allele_freqs",
+    "weight_generation",
+]

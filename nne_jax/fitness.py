@@ -1,0 +1,58 @@
+"""Fitness of a genotype's network on a minibatch, and fitness shaping.
+
+The paper's fitness (Section 3.1): ``δ_x = mean_s max(0, α² − L_s²)`` with ``α = log C`` (the
+cross-entropy of a uniform guess) and ``L_s`` the cross-entropy on example ``s``. It is
+non-negative and at most ``α²``.
+
+Shaping functions map a population's raw fitness ``(N,)`` to the fitness used by the allele
+rewards; all are invariant to the scale of the raw fitness except ``"none"``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+__all__ = ["cross_entropy", "delta_fitness", "accuracy", "SHAPINGS", "standardize", "centered_ranks"]
+
+
+def cross_entropy(logits: Array, labels: Array) -> Array:
+    """Per-example cross-entropy: logits ``(..., B, C)``, int labels ``(B,)`` → ``(..., B)``."""
+    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    return -jnp.take_along_axis(logp, jnp.broadcast_to(labels[..., None], logp.shape[:-1] + (1,)), axis=-1)[..., 0]
+
+
+def delta_fitness(logits: Array, labels: Array) -> Array:
+    """The paper's ``δ_x``: logits ``(..., B, C)``, labels ``(B,)`` → ``(...)`` in ``[0, (log C)²]``."""
+    alpha = jnp.log(logits.shape[-1])
+    loss = cross_entropy(logits, labels)
+    return jnp.mean(jnp.maximum(0.0, alpha**2 - loss**2), axis=-1)
+
+
+def accuracy(logits: Array, labels: Array) -> Array:
+    """Fraction of correct argmax predictions: ``(..., B, C), (B,) → (...)``."""
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels, axis=-1)
+
+
+def standardize(fitness: Array) -> Array:
+    """``(δ − mean) / std`` over the population (0 where all fitness values are equal)."""
+    centred = fitness - jnp.mean(fitness)
+    std = jnp.std(fitness)
+    return jnp.where(std > 0, centred / jnp.where(std > 0, std, 1.0), 0.0)
+
+
+def centered_ranks(fitness: Array) -> Array:
+    """Ranks mapped linearly onto [-0.5, 0.5] (ties broken by index), as in OpenAI-ES."""
+    n = fitness.shape[0]
+    ranks = jnp.argsort(jnp.argsort(fitness)).astype(jnp.float32)
+    return ranks / max(n - 1, 1) - 0.5
+
+
+SHAPINGS: dict[str, Callable[[Array], Array]] = {
+    "none": lambda fitness: fitness,
+    "standardize": standardize,
+    "centered_ranks": centered_ranks,
+}

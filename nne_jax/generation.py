@@ -1,0 +1,195 @@
+"""One NNE generation on a masked MLP as ONE jitted function, and a ``lax.scan`` runner.
+
+A generation: sample ``N`` genotypes → link weights ``W x`` → forward pass of all ``N`` networks
+on the minibatch → fitness ``δ`` → allele rewards ``f, f̄`` → update of ``p`` (equation 3).
+
+PRNG: the key of generation ``t`` is ``fold_in(run_key, t)``, so a run's random stream does not
+depend on how it is cut into chunks (a resumed run is bitwise identical to an uncut one).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from nne_jax.fitness import accuracy, delta_fitness
+from nne_jax.networks import MaskedMLP, masked_mlp, mlp_forward
+from nne_jax.population import PATHS, default_path, population_logits
+from nne_jax.strategy import NNE, NNEState
+from nne_jax.weights import WeightGeneration, generate_weights, weight_generation
+
+Array = jax.Array
+
+__all__ = ["MLPTask", "mlp_task", "Metrics", "generation_step", "make_generation", "run_generations", "mean_weights"]
+
+
+@flax.struct.dataclass
+class MLPTask:
+    """The fixed parts of an NNE-on-MLP problem: architecture, ``W``, and how to evaluate.
+
+    Attributes:
+      arch: the masked MLP (input mask).
+      wg: the ``(S, n)`` weight-generation matrix over the network's link slots.
+      path: population evaluation path (see :mod:`nne_jax.population`), static.
+      pop_chunk: evaluate at most this many genotypes at once (memory bound), static.
+      matmul_dtype: dtype of the genespace path's big matmul, static.
+    """
+
+    arch: MaskedMLP
+    wg: WeightGeneration
+    path: str = flax.struct.field(pytree_node=False, default="sparse")
+    pop_chunk: int | None = flax.struct.field(pytree_node=False, default=None)
+    matmul_dtype: str = flax.struct.field(pytree_node=False, default="float32")
+
+    @property
+    def num_genes(self) -> int:
+        return self.wg.num_genes
+
+
+def mlp_task(
+    key: Array,
+    num_genes: int,
+    beta: float = 0.0025,
+    num_inputs: int = 784,
+    num_hidden: int = 1000,
+    num_classes: int = 10,
+    density: float = 0.1,
+    k_cap: int | None = None,
+    path: str = "auto",
+    pop_chunk: int | None = None,
+    matmul_dtype: str = "float32",
+) -> MLPTask:
+    """Samples the input mask and ``W`` (β-sparse, ``U[-1, 1]``) for the paper's network."""
+    if path != "auto" and path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; choose from ['auto', {', '.join(map(repr, sorted(PATHS)))}]")
+    if pop_chunk is not None and pop_chunk < 1:
+        raise ValueError(f"pop_chunk must be >= 1, got {pop_chunk}")
+    mask_key, w_key = jax.random.split(key)
+    arch = masked_mlp(mask_key, num_inputs, num_hidden, num_classes, density, k_cap)
+    wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
+    return MLPTask(arch, wg, default_path() if path == "auto" else path, pop_chunk, matmul_dtype)
+
+
+class Metrics(NamedTuple):
+    """Per-generation metrics (scalars; stacked along a leading axis by the runner)."""
+
+    mean_fitness: Array
+    best_fitness: Array
+    mean_weights_accuracy: Array  # accuracy of the mean-weight network W·p on the minibatch
+
+
+def mean_weights(task: MLPTask, allele_freqs: Array) -> Array:
+    """The mean-weight network's slot weights ``W p``: ``(n,) -> (S,)``."""
+    return generate_weights(task.wg, allele_freqs)
+
+
+def generation_step(
+    strategy: NNE, fitness_fn: Callable[[Array, Array], Array], task: MLPTask, state: NNEState, key: Array, batch: tuple[Array, Array]
+) -> tuple[NNEState, Metrics]:
+    """One generation (pure; jit it, or use :func:`make_generation`).
+
+    Args:
+      strategy: the NNE configuration (static).
+      fitness_fn: ``(logits (N, B, C), labels (B,)) -> (N,)``, higher is better (static).
+      task: architecture and ``W``.
+      state: current :class:`NNEState`.
+      key: PRNG key for this generation's genotypes.
+      batch: ``(inputs (B, d), labels (B,))``.
+    """
+    inputs, labels = batch
+    genotypes, state = strategy.ask(key, state)
+    logits = population_logits(task.arch, task.wg, genotypes, inputs, task.path, task.pop_chunk, task.matmul_dtype)
+    fitness = fitness_fn(logits, labels)
+    new_state = strategy.tell(state, genotypes, fitness)
+    mean_logits = mlp_forward(task.arch, mean_weights(task, state.allele_freqs), inputs)
+    metrics = Metrics(jnp.mean(fitness), jnp.max(fitness), accuracy(mean_logits, labels))
+    return new_state, metrics
+
+
+_generation_jit = jax.jit(generation_step, static_argnums=(0, 1))
+
+
+def make_generation(
+    strategy: NNE, task: MLPTask, fitness_fn: Callable[[Array, Array], Array] = delta_fitness
+) -> Callable[[NNEState, Array, tuple[Array, Array]], tuple[NNEState, Metrics]]:
+    """Returns ``generation(state, key, batch) -> (state, metrics)``, compiled once per shape."""
+    if strategy.num_genes != task.num_genes:
+        raise ValueError(f"strategy has {strategy.num_genes} genes but W has {task.num_genes} columns")
+
+    def generation(state: NNEState, key: Array, batch: tuple[Array, Array]) -> tuple[NNEState, Metrics]:
+        return _generation_jit(strategy, fitness_fn, task, state, key, batch)
+
+    return generation
+
+
+def _sample_batch(key: Array, inputs: Array, labels: Array, batch_size: int) -> tuple[Array, Array]:
+    """A minibatch drawn without replacement (the whole set if ``batch_size`` >= its size)."""
+    if batch_size >= inputs.shape[0]:
+        return inputs, labels
+    idx = jax.random.choice(key, inputs.shape[0], (batch_size,), replace=False)
+    return inputs[idx], labels[idx]
+
+
+@partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _scan_chunk(
+    strategy: NNE, fitness_fn: Callable, batch_size: int, length: int, task: MLPTask, state: NNEState, run_key: Array, inputs: Array, labels: Array
+) -> tuple[NNEState, Metrics]:
+    def body(state: NNEState, _: None) -> tuple[NNEState, Metrics]:
+        batch_key, gen_key = jax.random.split(jax.random.fold_in(run_key, state.generation))
+        batch = _sample_batch(batch_key, inputs, labels, batch_size)
+        return generation_step(strategy, fitness_fn, task, state, gen_key, batch)
+
+    return jax.lax.scan(body, state, None, length=length)
+
+
+def run_generations(
+    strategy: NNE,
+    task: MLPTask,
+    state: NNEState,
+    run_key: Array,
+    inputs: Array,
+    labels: Array,
+    num_generations: int,
+    batch_size: int,
+    chunk_size: int = 50,
+    fitness_fn: Callable[[Array, Array], Array] = delta_fitness,
+    callback: Callable[[NNEState, Metrics], None] | None = None,
+) -> tuple[NNEState, Metrics]:
+    """Runs generations ``state.generation .. num_generations - 1`` in jitted ``lax.scan`` chunks.
+
+    Args:
+      inputs, labels: the training set ``(M, d)``, ``(M,)``; each generation draws a minibatch of
+        ``batch_size`` examples from it (all genotypes see the same minibatch).
+      num_generations: total generations the run should reach (a resumed state continues).
+      chunk_size: generations per compiled scan (the last chunk may be shorter).
+      callback: called on the host after each chunk with the state and that chunk's metrics
+        (for checkpoints and progress lines).
+
+    Returns:
+      The final state and the metrics of the generations run here, each stacked ``(T,)``.
+    """
+    if inputs.ndim != 2 or inputs.shape[1] != task.arch.num_inputs:
+        raise ValueError(f"inputs must have shape (M, {task.arch.num_inputs}), got {inputs.shape}")
+    if labels.shape != inputs.shape[:1]:
+        raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {labels.shape}")
+    if batch_size < 1 or chunk_size < 1:
+        raise ValueError("batch_size and chunk_size must be >= 1")
+    if strategy.num_genes != task.num_genes:
+        raise ValueError(f"strategy has {strategy.num_genes} genes but W has {task.num_genes} columns")
+    inputs, labels = jnp.asarray(inputs, jnp.float32), jnp.asarray(labels, jnp.int32)
+    collected: list[Metrics] = []
+    done = int(state.generation)
+    while done < num_generations:
+        length = min(chunk_size, num_generations - done)
+        state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, length, task, state, run_key, inputs, labels)
+        done += length
+        collected.append(metrics)
+        if callback is not None:
+            callback(state, metrics)
+    if not collected:
+        empty = jnp.zeros((0,), jnp.float32)
+        return state, Metrics(empty, empty, empty)
+    return state, jax.tree.map(lambda *xs: jnp.concatenate(xs), *collected)

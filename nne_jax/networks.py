@@ -1,0 +1,170 @@
+"""Networks as pure forward functions of ``(weights, inputs)``.
+
+* The linear model of Section 2.1: output ``xᵀ Wᵀ y = weights · y``.
+* The one-hidden-layer net of Section 3.1: ``d`` inputs → ``h`` ReLU units through a fixed random
+  input mask of density 0.1 → ``C`` softmax outputs (we return logits; no biases, as in the paper).
+
+Weights of the masked net live in a *slot layout* of length ``S = h·K + h·C``: the first ``h·K``
+slots are the incoming links of each hidden unit (``K`` = most incoming links of any unit; a unit
+with fewer links has padding slots that read a constant-zero input), then the ``h·C`` hidden→output
+links in ``(j, c)`` order. The paper's ``m`` links are the active slots (``arch.active``).
+This layout makes the population forward pass a batched matmul over ``≈ density`` of the dense
+flops, and lets the weight-generation matrix be stored per slot.
+"""
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nne_jax.weights import _numpy_rng
+
+Array = jax.Array
+
+__all__ = [
+    "MaskedMLP",
+    "masked_mlp",
+    "linear_forward",
+    "mlp_forward",
+    "mlp_forward_population",
+    "dense_params",
+    "dense_forward",
+]
+
+
+@flax.struct.dataclass
+class MaskedMLP:
+    """Architecture of the masked one-hidden-layer net (static structure, no weights).
+
+    Attributes:
+      in_idx: ``(h, K)`` int32, the input feature read by each first-layer slot; padding slots
+        read index ``num_inputs``, a constant-zero feature appended to the inputs.
+      num_inputs, num_hidden, num_classes: ``d``, ``h``, ``C`` (static).
+      k_cap: if set, only the ``k_cap`` largest hidden activations of each example fire (static).
+    """
+
+    in_idx: Array
+    num_inputs: int = flax.struct.field(pytree_node=False)
+    num_hidden: int = flax.struct.field(pytree_node=False)
+    num_classes: int = flax.struct.field(pytree_node=False)
+    k_cap: int | None = flax.struct.field(pytree_node=False, default=None)
+
+    @property
+    def slots_per_unit(self) -> int:
+        return self.in_idx.shape[1]
+
+    @property
+    def num_hidden_slots(self) -> int:
+        return self.num_hidden * self.slots_per_unit
+
+    @property
+    def num_slots(self) -> int:
+        return self.num_hidden_slots + self.num_hidden * self.num_classes
+
+    @property
+    def active(self) -> np.ndarray:
+        """``(S,)`` bool: which slots are real links (the paper's ``m`` links)."""
+        first = np.asarray(self.in_idx).ravel() < self.num_inputs
+        return np.concatenate([first, np.ones(self.num_hidden * self.num_classes, bool)])
+
+    @property
+    def num_links(self) -> int:
+        return int(self.active.sum())
+
+    def input_mask(self) -> np.ndarray:
+        """``(d, h)`` bool: the fixed random input→hidden connectivity."""
+        mask = np.zeros((self.num_inputs + 1, self.num_hidden), bool)
+        idx = np.asarray(self.in_idx)
+        mask[idx, np.arange(self.num_hidden)[:, None]] = True
+        return mask[: self.num_inputs]
+
+
+def masked_mlp(
+    key: Array,
+    num_inputs: int = 784,
+    num_hidden: int = 1000,
+    num_classes: int = 10,
+    density: float = 0.1,
+    k_cap: int | None = None,
+    pad_to: int = 8,
+) -> MaskedMLP:
+    """Samples the fixed random input mask (each input→hidden edge present w.p. ``density``)."""
+    if not 0.0 < density <= 1.0:
+        raise ValueError(f"density must be in (0, 1], got {density}")
+    if min(num_inputs, num_hidden, num_classes) < 1:
+        raise ValueError("num_inputs, num_hidden and num_classes must all be >= 1")
+    if k_cap is not None and not 1 <= k_cap <= num_hidden:
+        raise ValueError(f"k_cap must be in [1, num_hidden={num_hidden}], got {k_cap}")
+    mask = _numpy_rng(key).random((num_hidden, num_inputs)) < density
+    counts = mask.sum(axis=1)
+    k = max(int(counts.max()), 1)
+    k = -(-k // pad_to) * pad_to
+    first_true = np.argsort(~mask, axis=1, kind="stable")[:, :k]  # each row's inputs, in order
+    pad = np.arange(k)[None, :] >= counts[:, None]
+    if k > num_inputs:  # only when padding exceeds the number of inputs
+        first_true = np.pad(first_true, ((0, 0), (0, k - first_true.shape[1])))
+    in_idx = np.where(pad, num_inputs, first_true).astype(np.int32)
+    return MaskedMLP(jnp.asarray(in_idx), num_inputs, num_hidden, num_classes, k_cap)
+
+
+def linear_forward(weights: Array, inputs: Array) -> Array:
+    """Linear network of Section 2.1: ``(m,), (B, m) -> (B,)``; output ``weights · y``."""
+    return inputs @ weights
+
+
+def _k_cap(hidden: Array, k: int | None, axis: int) -> Array:
+    """Keeps the ``k`` largest activations along ``axis`` (ties broken towards lower index)."""
+    if k is None:
+        return hidden
+    moved = jnp.moveaxis(hidden, axis, -1)
+    kth = jax.lax.top_k(moved, k)[0][..., -1:]
+    return jnp.moveaxis(jnp.where(moved >= kth, moved, 0.0), -1, axis)
+
+
+def _gather_inputs(arch: MaskedMLP, inputs: Array) -> Array:
+    """``(B, d) -> (B, h, K)``: the input read by each first-layer slot (0 for padding)."""
+    if inputs.ndim != 2 or inputs.shape[1] != arch.num_inputs:
+        raise ValueError(f"inputs must have shape (B, {arch.num_inputs}), got {inputs.shape}")
+    padded = jnp.pad(inputs.astype(jnp.float32), ((0, 0), (0, 1)))
+    return padded[:, arch.in_idx]
+
+
+def mlp_forward(arch: MaskedMLP, weights: Array, inputs: Array) -> Array:
+    """One network: weights ``(S,)`` in slot layout, inputs ``(B, d)`` → logits ``(B, C)``."""
+    h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
+    w1 = weights[: h * k].reshape(h, k)
+    w2 = weights[h * k :].reshape(h, c)
+    hidden = jax.nn.relu(jnp.einsum("bjk,jk->bj", _gather_inputs(arch, inputs), w1))
+    return _k_cap(hidden, arch.k_cap, axis=1) @ w2
+
+
+def mlp_forward_population(arch: MaskedMLP, weights_t: Array, inputs: Array) -> Array:
+    """All networks at once: weights ``(S, N)`` (one column per genotype), inputs ``(B, d)``.
+
+    The first layer is a batched matmul over hidden units: for each unit ``j``,
+    ``(B, K) @ (K, N)``; that is ``2·B·h·K·N`` flops instead of ``2·B·d·h·N`` for dense masked
+    weights. Returns logits ``(N, B, C)``.
+    """
+    h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
+    n_pop = weights_t.shape[1]
+    w1 = weights_t[: h * k].reshape(h, k, n_pop)
+    w2 = weights_t[h * k :].reshape(h, c, n_pop)
+    xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 0, 2))  # (h, B, K)
+    hidden = jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg, w1))  # (h, B, N)
+    hidden = _k_cap(hidden, arch.k_cap, axis=0)
+    return jnp.einsum("jbg,jcg->gbc", hidden, w2)
+
+
+def dense_params(arch: MaskedMLP, weights: Array) -> tuple[Array, Array]:
+    """Slot-layout weights ``(S,)`` → dense ``W1 (d, h)`` (zero off the mask) and ``W2 (h, C)``."""
+    h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
+    w1 = weights[: h * k].reshape(h, k)
+    rows = jnp.broadcast_to(jnp.arange(h)[:, None], (h, k))
+    dense1 = jnp.zeros((arch.num_inputs + 1, h), weights.dtype).at[arch.in_idx, rows].add(w1)
+    return dense1[: arch.num_inputs], weights[h * k :].reshape(h, c)
+
+
+def dense_forward(w1: Array, w2: Array, inputs: Array, k_cap: int | None = None) -> Array:
+    """Dense form of the same net: ``(d, h), (h, C), (B, d) -> (B, C)`` logits."""
+    return _k_cap(jax.nn.relu(inputs @ w1), k_cap, axis=1) @ w2

@@ -1,0 +1,116 @@
+"""The weight-generation matrix ``W`` (paper, Section 2): link weights are ``W x``.
+
+``W`` is ``m × n`` (links × genes); each entry is nonzero independently with probability ``β``,
+and a nonzero entry is uniform on [-1, 1]. It is stored sparsely in CSR form (about ``m·n·β``
+nonzeros, never ``m·n`` floats). Rows are *link slots*: a network may reserve slots that are not
+links (padding); those rows are kept empty, so their weight is always 0.
+"""
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import sparse as jsparse
+
+Array = jax.Array
+
+__all__ = ["WeightGeneration", "weight_generation", "generate_weights", "generate_weights_t", "dense_matrix"]
+
+
+@flax.struct.dataclass
+class WeightGeneration:
+    """A sparse ``(num_rows, num_genes)`` weight-generation matrix in CSR form.
+
+    Attributes:
+      data: ``(nnz,)`` float32 nonzero values, uniform on [-1, 1].
+      indices: ``(nnz,)`` int32 gene (column) index of each nonzero, sorted within a row.
+      indptr: ``(num_rows + 1,)`` int32 row pointers.
+      num_genes: ``n`` (static).
+    """
+
+    data: Array
+    indices: Array
+    indptr: Array
+    num_genes: int = flax.struct.field(pytree_node=False)
+
+    @property
+    def num_rows(self) -> int:
+        return self.indptr.shape[0] - 1
+
+    @property
+    def nnz(self) -> int:
+        return self.data.shape[0]
+
+    def as_bcsr(self) -> jsparse.BCSR:
+        return jsparse.BCSR((self.data, self.indices, self.indptr), shape=(self.num_rows, self.num_genes))
+
+
+def _numpy_rng(key: Array) -> np.random.Generator:
+    """A NumPy generator seeded deterministically from a JAX key (for one-off host-side sampling)."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+
+
+def weight_generation(
+    key: Array, num_rows: int, num_genes: int, beta: float, active_rows: np.ndarray | None = None
+) -> WeightGeneration:
+    """Samples a weight-generation matrix ``W``.
+
+    Every entry of an active row is nonzero with probability ``beta`` independently, with value
+    ``U[-1, 1]``; inactive rows (padding slots) are empty.
+
+    Args:
+      key: PRNG key (the structure is sampled once, on the host, from this key).
+      num_rows: number of link slots ``m`` (rows).
+      num_genes: number of genes ``n`` (columns).
+      beta: density ``β`` in (0, 1].
+      active_rows: optional ``(num_rows,)`` bool mask; rows that are False stay empty.
+
+    Returns:
+      A :class:`WeightGeneration` with ``≈ β · n · #active`` nonzeros.
+    """
+    if not 0.0 < beta <= 1.0:
+        raise ValueError(f"beta must be in (0, 1], got {beta}")
+    if num_rows < 1 or num_genes < 1:
+        raise ValueError(f"need num_rows >= 1 and num_genes >= 1, got {num_rows}, {num_genes}")
+    rows = np.arange(num_rows) if active_rows is None else np.flatnonzero(np.asarray(active_rows, bool))
+    if active_rows is not None and np.asarray(active_rows).shape != (num_rows,):
+        raise ValueError(f"active_rows must have shape ({num_rows},), got {np.asarray(active_rows).shape}")
+    rng = _numpy_rng(key)
+    total = rows.size * num_genes
+    count = rng.binomial(total, beta)
+    flat = np.sort(rng.choice(total, size=count, replace=False))
+    row = rows[flat // num_genes]
+    col = (flat % num_genes).astype(np.int32)
+    values = rng.uniform(-1.0, 1.0, size=count).astype(np.float32)
+    indptr = np.zeros(num_rows + 1, np.int64)
+    np.add.at(indptr, row + 1, 1)
+    indptr = np.cumsum(indptr).astype(np.int32)
+    return WeightGeneration(jnp.asarray(values), jnp.asarray(col), jnp.asarray(indptr), num_genes)
+
+
+def generate_weights_t(wg: WeightGeneration, genotypes_t: Array) -> Array:
+    """Link weights of a population, transposed: ``W @ x^T``.
+
+    Args:
+      wg: the weight-generation matrix, ``(m, n)``.
+      genotypes_t: ``(n, N)`` genotypes, one column per individual.
+
+    Returns:
+      ``(m, N)`` float32 weights (a sparse-dense product: ``O(nnz · N)`` work).
+    """
+    if genotypes_t.shape[0] != wg.num_genes:
+        raise ValueError(f"genotypes have {genotypes_t.shape[0]} genes, W has {wg.num_genes}")
+    return wg.as_bcsr() @ genotypes_t.astype(jnp.float32)
+
+
+def generate_weights(wg: WeightGeneration, genotypes: Array) -> Array:
+    """Link weights ``W x`` for a batch of genotypes: ``(N, n) -> (N, m)``."""
+    if genotypes.ndim == 1:
+        return generate_weights_t(wg, genotypes[:, None])[:, 0]
+    return generate_weights_t(wg, genotypes.T).T
+
+
+def dense_matrix(wg: WeightGeneration) -> Array:
+    """The dense ``(m, n)`` form of ``W`` (for tests and small problems)."""
+    return wg.as_bcsr().todense()
