@@ -17,7 +17,7 @@ from nne_jax.data.errors import DataError
 __all__ = ["DownloadError", "download_file"]
 
 _CHUNK = 1 << 20
-_USER_AGENT = "nne_jax-data/0.1 (+https://pypi.org/project/nne_jax/)"
+_USER_AGENT = "nne_jax/0.1 (python urllib)"
 
 
 class DownloadError(DataError):
@@ -47,7 +47,8 @@ def download_file(
     raising :class:`DataError`; the next mirror is then tried. The file is
     written to a temporary file in ``dest_dir``, fsynced and moved into place
     with :func:`os.replace`, so ``dest_dir/name`` only ever holds a complete,
-    verified file. ``validate`` also runs on a sha256 mismatch, to say why
+    verified file (the body is held in memory; MNIST files are at most 10 MB).
+    ``validate`` also runs on a sha256 mismatch, to say why
     (e.g. "truncated") in the error.
 
     Returns:
