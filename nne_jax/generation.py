@@ -14,12 +14,14 @@ from typing import Callable, NamedTuple
 import flax.struct
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh
 
 from nne_jax.fitness import accuracy, delta_fitness
 from nne_jax.networks import MaskedMLP, masked_mlp, mlp_forward
+from nne_jax.parallel import shard_population
 from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
-from nne_jax.weights import WeightGeneration, generate_weights, weight_generation
+from nne_jax.weights import RowBlocks, WeightGeneration, generate_weights, row_blocks, weight_generation
 
 Array = jax.Array
 
@@ -33,16 +35,21 @@ class MLPTask:
     Attributes:
       arch: the masked MLP (input mask).
       wg: the ``(S, n)`` weight-generation matrix over the network's link slots.
+      blocks: ``wg`` cut into blocks of hidden units, for the ``"fused"`` path.
       path: population evaluation path (see :mod:`nne_jax.population`), static.
       pop_chunk: evaluate at most this many genotypes at once (memory bound), static.
       matmul_dtype: dtype of the genespace path's big matmul, static.
+      mesh: if set, the population is split over this 1-D ``"pop"`` mesh (see
+        :mod:`nne_jax.parallel`), static.
     """
 
     arch: MaskedMLP
     wg: WeightGeneration
+    blocks: RowBlocks | None = None
     path: str = flax.struct.field(pytree_node=False, default="sparse")
     pop_chunk: int | None = flax.struct.field(pytree_node=False, default=None)
     matmul_dtype: str = flax.struct.field(pytree_node=False, default="float32")
+    mesh: Mesh | None = flax.struct.field(pytree_node=False, default=None)
 
     @property
     def num_genes(self) -> int:
@@ -61,6 +68,7 @@ def mlp_task(
     path: str = "auto",
     pop_chunk: int | None = None,
     matmul_dtype: str = "float32",
+    block_units: int = 20,
 ) -> MLPTask:
     """Samples the input mask and ``W`` (β-sparse, ``U[-1, 1]``) for the paper's network."""
     if path != "auto" and path not in PATHS:
@@ -70,7 +78,9 @@ def mlp_task(
     mask_key, w_key = jax.random.split(key)
     arch = masked_mlp(mask_key, num_inputs, num_hidden, num_classes, density, k_cap)
     wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
-    return MLPTask(arch, wg, default_path() if path == "auto" else path, pop_chunk, matmul_dtype)
+    block_units = max(u for u in range(1, min(block_units, num_hidden) + 1) if num_hidden % u == 0)
+    blocks = row_blocks(wg, block_units * arch.slots_per_row)
+    return MLPTask(arch, wg, blocks, default_path() if path == "auto" else path, pop_chunk, matmul_dtype)
 
 
 class Metrics(NamedTuple):
@@ -101,12 +111,24 @@ def generation_step(
     """
     inputs, labels = batch
     genotypes, state = strategy.ask(key, state)
-    logits = population_logits(task.arch, task.wg, genotypes, inputs, task.path, task.pop_chunk, task.matmul_dtype)
-    fitness = fitness_fn(logits, labels)
+    fitness = population_fitness(task, genotypes, batch, fitness_fn)
     new_state = strategy.tell(state, genotypes, fitness)
     mean_logits = mlp_forward(task.arch, mean_weights(task, state.allele_freqs), inputs)
     metrics = Metrics(jnp.mean(fitness), jnp.max(fitness), accuracy(mean_logits, labels))
     return new_state, metrics
+
+
+def population_fitness(task: MLPTask, genotypes: Array, batch: tuple[Array, Array], fitness_fn: Callable[[Array, Array], Array]) -> Array:
+    """Fitness ``(N,)`` of every genotype ``(N, n)`` on ``batch``, sharded over ``task.mesh`` if set."""
+    inputs, labels = batch
+
+    def evaluate(g: Array) -> Array:
+        logits = population_logits(task.arch, task.wg, g, inputs, task.path, task.pop_chunk, task.matmul_dtype, task.blocks)
+        return fitness_fn(logits, labels)
+
+    if task.mesh is None:
+        return evaluate(genotypes)
+    return shard_population(evaluate, task.mesh, genotypes.shape[0])(genotypes)
 
 
 _generation_jit = jax.jit(generation_step, static_argnums=(0, 1))

@@ -4,12 +4,14 @@
 * The one-hidden-layer net of Section 3.1: ``d`` inputs → ``h`` ReLU units through a fixed random
   input mask of density 0.1 → ``C`` softmax outputs (we return logits; no biases, as in the paper).
 
-Weights of the masked net live in a *slot layout* of length ``S = h·K + h·C``: the first ``h·K``
-slots are the incoming links of each hidden unit (``K`` = most incoming links of any unit; a unit
-with fewer links has padding slots that read a constant-zero input), then the ``h·C`` hidden→output
-links in ``(j, c)`` order. The paper's ``m`` links are the active slots (``arch.active``).
-This layout makes the population forward pass a batched matmul over ``≈ density`` of the dense
-flops, and lets the weight-generation matrix be stored per slot.
+Weights of the masked net live in a unit-major *slot layout* of length ``S = h·(K + C)``: hidden
+unit ``j`` owns slots ``j·(K+C) … (j+1)·(K+C) − 1``, first its ``K`` incoming links (``K`` = most
+incoming links of any unit, rounded up to a multiple of 8; a unit with fewer links has padding
+slots that read a constant-zero input), then its ``C`` outgoing links. So ``weights.reshape(h,
+K + C)`` splits into ``[:, :K]`` (input→hidden) and ``[:, K:]`` (hidden→output). The paper's ``m``
+links are the active slots (``arch.active``). This layout makes the population forward pass a
+batched matmul over ``≈ density`` of the dense flops, and makes any block of hidden units a
+contiguous block of rows of the weight-generation matrix.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ __all__ = [
     "linear_forward",
     "mlp_forward",
     "mlp_forward_population",
+    "split_slots",
     "dense_params",
     "dense_forward",
 ]
@@ -55,18 +58,19 @@ class MaskedMLP:
         return self.in_idx.shape[1]
 
     @property
-    def num_hidden_slots(self) -> int:
-        return self.num_hidden * self.slots_per_unit
+    def slots_per_row(self) -> int:
+        """``K + C``: slots owned by one hidden unit."""
+        return self.slots_per_unit + self.num_classes
 
     @property
     def num_slots(self) -> int:
-        return self.num_hidden_slots + self.num_hidden * self.num_classes
+        return self.num_hidden * self.slots_per_row
 
     @property
     def active(self) -> np.ndarray:
         """``(S,)`` bool: which slots are real links (the paper's ``m`` links)."""
-        first = np.asarray(self.in_idx).ravel() < self.num_inputs
-        return np.concatenate([first, np.ones(self.num_hidden * self.num_classes, bool)])
+        first = np.asarray(self.in_idx) < self.num_inputs
+        return np.concatenate([first, np.ones((self.num_hidden, self.num_classes), bool)], axis=1).ravel()
 
     @property
     def num_links(self) -> int:
@@ -130,11 +134,15 @@ def _gather_inputs(arch: MaskedMLP, inputs: Array) -> Array:
     return padded[:, arch.in_idx]
 
 
+def split_slots(arch: MaskedMLP, weights: Array) -> tuple[Array, Array]:
+    """Slot-layout weights ``(S, ...)`` → ``(h, K, ...)`` incoming and ``(h, C, ...)`` outgoing."""
+    w = weights.reshape(arch.num_hidden, arch.slots_per_row, *weights.shape[1:])
+    return w[:, : arch.slots_per_unit], w[:, arch.slots_per_unit :]
+
+
 def mlp_forward(arch: MaskedMLP, weights: Array, inputs: Array) -> Array:
     """One network: weights ``(S,)`` in slot layout, inputs ``(B, d)`` → logits ``(B, C)``."""
-    h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
-    w1 = weights[: h * k].reshape(h, k)
-    w2 = weights[h * k :].reshape(h, c)
+    w1, w2 = split_slots(arch, weights)
     hidden = jax.nn.relu(jnp.einsum("bjk,jk->bj", _gather_inputs(arch, inputs), w1))
     return _k_cap(hidden, arch.k_cap, axis=1) @ w2
 
@@ -146,10 +154,7 @@ def mlp_forward_population(arch: MaskedMLP, weights_t: Array, inputs: Array) -> 
     ``(B, K) @ (K, N)``; that is ``2·B·h·K·N`` flops instead of ``2·B·d·h·N`` for dense masked
     weights. Returns logits ``(N, B, C)``.
     """
-    h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
-    n_pop = weights_t.shape[1]
-    w1 = weights_t[: h * k].reshape(h, k, n_pop)
-    w2 = weights_t[h * k :].reshape(h, c, n_pop)
+    w1, w2 = split_slots(arch, weights_t)  # (h, K, N), (h, C, N)
     xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 0, 2))  # (h, B, K)
     hidden = jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg, w1))  # (h, B, N)
     hidden = _k_cap(hidden, arch.k_cap, axis=0)
@@ -158,11 +163,11 @@ def mlp_forward_population(arch: MaskedMLP, weights_t: Array, inputs: Array) -> 
 
 def dense_params(arch: MaskedMLP, weights: Array) -> tuple[Array, Array]:
     """Slot-layout weights ``(S,)`` → dense ``W1 (d, h)`` (zero off the mask) and ``W2 (h, C)``."""
-    h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
-    w1 = weights[: h * k].reshape(h, k)
+    h, k = arch.num_hidden, arch.slots_per_unit
+    w1, w2 = split_slots(arch, weights)
     rows = jnp.broadcast_to(jnp.arange(h)[:, None], (h, k))
     dense1 = jnp.zeros((arch.num_inputs + 1, h), weights.dtype).at[arch.in_idx, rows].add(w1)
-    return dense1[: arch.num_inputs], weights[h * k :].reshape(h, c)
+    return dense1[: arch.num_inputs], w2
 
 
 def dense_forward(w1: Array, w2: Array, inputs: Array, k_cap: int | None = None) -> Array:

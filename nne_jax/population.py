@@ -4,10 +4,12 @@ Three paths compute the same function (tests check they agree to float tolerance
 
 ``"dense"``
     Reference: ``W x`` per genotype, then the single-network forward pass vmapped over ``N``.
-``"sparse"`` (default on CPU)
+``"sparse"``
     Exploits both sparsities. Weights come from a CSR sparse–dense product ``W @ Xᵀ``
     (``O(nnz(W)·N)``), laid out per hidden unit; the first layer is a batched matmul over hidden
     units, ``(B, K) @ (K, N)`` each, i.e. ``≈ density`` of the dense flops.
+``"fused"`` (default on CPU)
+    The sparse path scanned over blocks of hidden units, so weights and activations stay in cache.
 ``"genespace"`` (default on GPU/TPU)
     Never materialises first-layer weights: by linearity ``pre[g, b, j] = Σ_i x[g, i] Z[i, b, j]``
     with ``Z[i, b, j] = Σ_k W[(j, k), i] · input[b, in(j, k)]`` computed once per minibatch. The
@@ -24,20 +26,42 @@ import jax
 import jax.numpy as jnp
 
 from nne_jax.networks import MaskedMLP, _gather_inputs, _k_cap, mlp_forward, mlp_forward_population
-from nne_jax.weights import WeightGeneration, generate_weights, generate_weights_t
+from nne_jax.weights import RowBlocks, WeightGeneration, generate_weights, generate_weights_t
 
 Array = jax.Array
 
 __all__ = ["PATHS", "population_logits", "default_path"]
 
 
-def _dense(arch: MaskedMLP, wg: WeightGeneration, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
     weights = generate_weights(wg, genotypes)  # (N, S)
     return jax.vmap(lambda w: mlp_forward(arch, w, inputs))(weights)
 
 
-def _sparse(arch: MaskedMLP, wg: WeightGeneration, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
     return mlp_forward_population(arch, generate_weights_t(wg, genotypes.T), inputs)
+
+
+def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
+    """The sparse path, one block of hidden units at a time (``lax.scan``): each block's weights
+    are generated, used for its first-layer activations and added into the logits while still in
+    cache, so neither the ``(S, N)`` weights nor the ``(h, B, N)`` activations are materialised."""
+    if blocks is None or arch.k_cap is not None:  # k-cap needs all hidden units at once
+        return _sparse(arch, wg, blocks, genotypes, inputs, dtype)
+    k, c, hb = arch.slots_per_unit, arch.num_classes, blocks.rows_per_block // arch.slots_per_row
+    xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 0, 2))  # (h, B, K)
+    xg = xg.reshape(-1, hb, *xg.shape[1:])  # (num_blocks, hb, B, K)
+    x_t = genotypes.T.astype(jnp.float32)
+
+    def body(logits: Array, blk: tuple[Array, ...]) -> tuple[Array, None]:
+        data, indices, indptr, xg_b = blk
+        w = (blocks.block(data, indices, indptr) @ x_t).reshape(hb, k + c, -1)  # (hb, K + C, N)
+        hidden = jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg_b, w[:, :k]))  # (hb, B, N)
+        return logits + jnp.einsum("jbg,jcg->bcg", hidden, w[:, k:]), None
+
+    init = jnp.zeros((inputs.shape[0], c, genotypes.shape[0]), jnp.float32)
+    logits, _ = jax.lax.scan(body, init, (blocks.data, blocks.indices, blocks.indptr, xg))
+    return jnp.transpose(logits, (2, 0, 1))
 
 
 def _row_of_nonzero(wg: WeightGeneration) -> Array:
@@ -45,34 +69,34 @@ def _row_of_nonzero(wg: WeightGeneration) -> Array:
     return jnp.searchsorted(wg.indptr, jnp.arange(wg.nnz), side="right") - 1
 
 
-def _genespace(arch: MaskedMLP, wg: WeightGeneration, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
     h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
     n, batch = wg.num_genes, inputs.shape[0]
     rows, cols, vals = _row_of_nonzero(wg), wg.indices, wg.data
-    first = rows < h * k
+    unit, slot = rows // arch.slots_per_row, rows % arch.slots_per_row
+    first = slot < k
     # Z[i, j, b] = Σ_k W[(j, k), i] · input[b, in(j, k)]  (scatter over the first layer's nonzeros)
-    xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 2, 0)).reshape(h * k, batch)  # (h·K, B)
-    r1 = jnp.where(first, rows, 0)
-    contrib = jnp.where(first, vals, 0.0)[:, None] * xg[r1]
-    z = jnp.zeros((n, h, batch), jnp.float32).at[cols, r1 // k].add(contrib)
+    xg = _gather_inputs(arch, inputs)  # (B, h, K)
+    contrib = jnp.where(first, vals, 0.0)[:, None] * xg[:, unit, jnp.minimum(slot, k - 1)].T  # (nnz, B)
+    z = jnp.zeros((n, h, batch), jnp.float32).at[cols, unit].add(contrib)
     mm = jnp.dtype(dtype)
     pre = jnp.dot(genotypes.astype(mm), z.reshape(n, h * batch).astype(mm), preferred_element_type=jnp.float32)
     hidden = _k_cap(jax.nn.relu(pre.reshape(-1, h, batch)), arch.k_cap, axis=1)  # (N, h, B)
-    # second-layer weights W2 x: dense (n, h·C) generation matrix, one matmul
-    r2 = jnp.where(first, 0, rows - h * k)
-    w2_gen = jnp.zeros((n, h * c), jnp.float32).at[cols, r2].add(jnp.where(first, 0.0, vals))
+    # second-layer weights W2 x: a dense (n, h·C) generation matrix, one matmul
+    out_slot = jnp.where(first, 0, unit * c + slot - k)
+    w2_gen = jnp.zeros((n, h * c), jnp.float32).at[cols, out_slot].add(jnp.where(first, 0.0, vals))
     w2 = (genotypes.astype(jnp.float32) @ w2_gen).reshape(-1, h, c)
     return jnp.einsum("gjb,gjc->gbc", hidden, w2)
 
 
-PathFn = Callable[[MaskedMLP, WeightGeneration, Array, Array, str], Array]
+PathFn = Callable[[MaskedMLP, WeightGeneration, "RowBlocks | None", Array, Array, str], Array]
 
-PATHS: dict[str, PathFn] = {"dense": _dense, "sparse": _sparse, "genespace": _genespace}
+PATHS: dict[str, PathFn] = {"dense": _dense, "sparse": _sparse, "fused": _fused, "genespace": _genespace}
 
 
 def default_path(backend: str | None = None) -> str:
-    """``"sparse"`` on CPU, ``"genespace"`` on GPU/TPU."""
-    return "sparse" if (backend or jax.default_backend()) == "cpu" else "genespace"
+    """``"fused"`` on CPU, ``"genespace"`` on GPU/TPU."""
+    return "fused" if (backend or jax.default_backend()) == "cpu" else "genespace"
 
 
 def population_logits(
@@ -83,6 +107,7 @@ def population_logits(
     path: str = "sparse",
     pop_chunk: int | None = None,
     matmul_dtype: str = "float32",
+    blocks: RowBlocks | None = None,
 ) -> Array:
     """Logits of every genotype's network on a minibatch.
 
@@ -93,6 +118,8 @@ def population_logits(
       path: one of :data:`PATHS`.
       pop_chunk: evaluate at most this many genotypes at once (bounds memory); ``None`` = all.
       matmul_dtype: dtype of the genespace path's big matmul (``"float32"`` or ``"bfloat16"``).
+      blocks: ``W`` cut into blocks of hidden units (:func:`nne_jax.weights.row_blocks`), used by
+        the ``"fused"`` path (which falls back to ``"sparse"`` without it).
 
     Returns:
       ``(N, B, C)`` float32 logits.
@@ -106,9 +133,9 @@ def population_logits(
     fn = PATHS[path]
     n_pop = genotypes.shape[0]
     if pop_chunk is None or pop_chunk >= n_pop:
-        return fn(arch, wg, genotypes, inputs, matmul_dtype)
+        return fn(arch, wg, blocks, genotypes, inputs, matmul_dtype)
     num_chunks = -(-n_pop // pop_chunk)
     padded = jnp.pad(genotypes, ((0, num_chunks * pop_chunk - n_pop), (0, 0)))
     chunks = padded.reshape(num_chunks, pop_chunk, -1)
-    logits = jax.lax.map(lambda g: fn(arch, wg, g, inputs, matmul_dtype), chunks)
+    logits = jax.lax.map(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype), chunks)
     return logits.reshape(num_chunks * pop_chunk, *logits.shape[2:])[:n_pop]

@@ -15,7 +15,15 @@ from jax.experimental import sparse as jsparse
 
 Array = jax.Array
 
-__all__ = ["WeightGeneration", "weight_generation", "generate_weights", "generate_weights_t", "dense_matrix"]
+__all__ = [
+    "WeightGeneration",
+    "weight_generation",
+    "generate_weights",
+    "generate_weights_t",
+    "dense_matrix",
+    "RowBlocks",
+    "row_blocks",
+]
 
 
 @flax.struct.dataclass
@@ -114,3 +122,47 @@ def generate_weights(wg: WeightGeneration, genotypes: Array) -> Array:
 def dense_matrix(wg: WeightGeneration) -> Array:
     """The dense ``(m, n)`` form of ``W`` (for tests and small problems)."""
     return wg.as_bcsr().todense()
+
+
+@flax.struct.dataclass
+class RowBlocks:
+    """``W`` cut into equal blocks of consecutive rows, each its own CSR padded to one length.
+
+    Lets a ``lax.scan`` over row blocks generate one block of weights at a time (the fused path).
+
+    Attributes:
+      data, indices: ``(num_blocks, L)``; entries past a block's nonzeros are 0 and unreferenced.
+      indptr: ``(num_blocks, rows_per_block + 1)`` block-local row pointers.
+      num_genes: ``n`` (static).
+    """
+
+    data: Array
+    indices: Array
+    indptr: Array
+    num_genes: int = flax.struct.field(pytree_node=False)
+
+    @property
+    def rows_per_block(self) -> int:
+        return self.indptr.shape[1] - 1
+
+    def block(self, data: Array, indices: Array, indptr: Array) -> jsparse.BCSR:
+        return jsparse.BCSR((data, indices, indptr), shape=(self.rows_per_block, self.num_genes))
+
+
+def row_blocks(wg: WeightGeneration, rows_per_block: int) -> RowBlocks:
+    """Splits ``W``'s rows into ``num_rows / rows_per_block`` blocks (host-side, once)."""
+    if wg.num_rows % rows_per_block:
+        raise ValueError(f"rows_per_block={rows_per_block} does not divide the {wg.num_rows} rows of W")
+    indptr = np.asarray(wg.indptr, np.int64)
+    data, indices = np.asarray(wg.data), np.asarray(wg.indices)
+    starts = indptr[:-1:rows_per_block]
+    ends = indptr[rows_per_block::rows_per_block]
+    length = max(int((ends - starts).max()), 1)
+    nb = len(starts)
+    bdata = np.zeros((nb, length), np.float32)
+    bidx = np.zeros((nb, length), np.int32)
+    bptr = np.zeros((nb, rows_per_block + 1), np.int32)
+    for b, (lo, hi) in enumerate(zip(starts, ends)):  # one-off host-side construction
+        bdata[b, : hi - lo], bidx[b, : hi - lo] = data[lo:hi], indices[lo:hi]
+        bptr[b] = indptr[b * rows_per_block : (b + 1) * rows_per_block + 1] - lo
+    return RowBlocks(jnp.asarray(bdata), jnp.asarray(bidx), jnp.asarray(bptr), wg.num_genes)

@@ -57,9 +57,14 @@ def test_runner_is_chunk_invariant_and_resumable(setup):
 def test_runner_learns_toy_task(setup):
     task, (x, y) = setup
     nne = nj.NNE(num_genes=300, pop_size=64, eps=0.5, fitness_shaping="standardize", update_rule="multiplicative_weights", antithetic=True)
-    state, metrics = nj.run_generations(nne, task, nne.init(jax.random.PRNGKey(4)), jax.random.PRNGKey(5), x, y, 60, batch_size=100, chunk_size=30)
-    acc = np.asarray(metrics.mean_weights_accuracy)
-    assert acc[-10:].mean() > max(acc[:5].mean() + 0.2, 0.6)
+    from nne_jax.evaluation import network_accuracy
+
+    s0 = nne.init(jax.random.PRNGKey(4))
+    state, metrics = nj.run_generations(nne, task, s0, jax.random.PRNGKey(5), x, y, 80, batch_size=100, chunk_size=40)
+    before = float(network_accuracy(task, nj.mean_weights(task, s0.allele_freqs), x, y))
+    after = float(network_accuracy(task, nj.mean_weights(task, state.allele_freqs), x, y))
+    assert after > max(before + 0.2, 0.55), (before, after)  # chance is 1/3
+    assert float(metrics.mean_fitness[-10:].mean()) > float(metrics.mean_fitness[:10].mean())
 
 
 def test_runner_validates_inputs(setup):

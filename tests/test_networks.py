@@ -19,7 +19,7 @@ def test_mask_density_and_slot_layout(small_task):
     assert mask.shape == (30, 40)
     assert abs(mask.mean() - 0.2) < 0.05
     assert arch.num_links == mask.sum() + 40 * 5
-    assert arch.num_slots == 40 * arch.slots_per_unit + 40 * 5 and arch.slots_per_unit % 8 == 0
+    assert arch.num_slots == 40 * (arch.slots_per_unit + 5) and arch.slots_per_unit % 8 == 0 and task_blocks_ok(small_task)
     big = nj.masked_mlp(jax.random.PRNGKey(1))  # the paper's 784 -> 1000 -> 10 at density 0.1
     assert abs(big.input_mask().mean() - 0.1) < 0.003
 
@@ -53,9 +53,9 @@ def test_all_paths_agree_with_reference(small_task, path, k_cap):
     dense = np.asarray(nj.dense_matrix(task.wg))
     w1 = [nj.dense_params(task.arch, jnp.asarray(dense @ np.asarray(gi))) for gi in g]
     ref = np.stack([np.asarray(nj.dense_forward(a, b, x, k_cap)) for a, b in w1])
-    out = nj.population_logits(task.arch, task.wg, g, x, path=path)
+    out = nj.population_logits(task.arch, task.wg, g, x, path=path, blocks=task.blocks)
     np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-4, atol=1e-4)
-    chunked = nj.population_logits(task.arch, task.wg, g, x, path=path, pop_chunk=7)  # 24 = 3*7 + 3: padded chunk
+    chunked = nj.population_logits(task.arch, task.wg, g, x, path=path, pop_chunk=7, blocks=task.blocks)  # 24 = 3*7 + 3: padded chunk
     np.testing.assert_allclose(np.asarray(chunked), ref, rtol=1e-4, atol=1e-4)
 
 
@@ -100,3 +100,13 @@ def test_delta_fitness_known_values():
     logits = jnp.log(jnp.array([[[0.5, 0.25, 0.25]], [[0.25, 0.5, 0.25]]]))
     expected = [np.log(3) ** 2 - np.log(2) ** 2, max(0.0, np.log(3) ** 2 - np.log(4) ** 2)]
     np.testing.assert_allclose(np.asarray(nj.delta_fitness(logits, jnp.array([0]))), expected, rtol=1e-5, atol=1e-7)
+
+
+def task_blocks_ok(task) -> bool:
+    """The fused path's row blocks are W's rows, block by block."""
+    dense = np.asarray(nj.dense_matrix(task.wg))
+    b = task.blocks
+    for i in range(b.data.shape[0]):
+        block = np.asarray(b.block(b.data[i], b.indices[i], b.indptr[i]).todense())
+        np.testing.assert_array_equal(block, dense[i * b.rows_per_block : (i + 1) * b.rows_per_block])
+    return True

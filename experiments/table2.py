@@ -1,0 +1,385 @@
+"""Table 2 of the paper: DNN plasticity rules against Adam ("SGD") and SignSGD readouts.
+
+    python -m experiments.table2 [--h 1000 100000] [--epochs 500] [--seeds 3]
+                                 [--variants ...] [--models SGD SignSGD DNN] [--quick]
+
+For each ``h`` and seed ``s`` (key ``PRNGKey(s)`` split into data / hidden / readout / shuffle
+keys) the script draws the training set (``--per-class`` images per digit via
+``balanced_subset``), samples the frozen hidden layer and the readout init (shared by every
+model of that seed), and trains every model in chunks of ``--chunk`` epochs. After each chunk the
+model's state goes to ``results/table2/ckpt/`` and its accuracy on a fixed test subset (the
+"curve set": the whole test set for ``h <= 10 000``, its first 1000 images above) is recorded.
+At the end each model is scored on the full 10 000-image test set and written to
+``results/table2/runs/<model>_h<h>_k<k>_s<seed>.json``; ``results/table2/summary.json`` and
+``table2.png`` aggregate every run file present.
+
+Resumable: rerunning (e.g. with a larger ``--epochs``) continues from the checkpoints; shuffles
+use ``fold_in(key, epoch)`` so a resumed run equals an uninterrupted one.
+
+DNN variants are ``rule[@eps1][/pre]``: a rule of :data:`nne_jax.dnn.RULES`, the learning rate
+``ε1`` (default 1) and the presynaptic factor (default ``fired`` = ``1[h_i > 0]``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.common import RESULTS, device_description, metadata, write_json
+from nne_jax import dnn
+from nne_jax.data import balanced_subset, load_mnist
+
+PAPER = {1000: {"SGD": 90.34, "SignSGD": 86.84, "DNN": 84.84}, 100000: {"SGD": 92.56, "SignSGD": 90.21, "DNN": 90.76}}
+MAIN_VARIANTS = ["formula", "formula-argmax", "prose", "prose-argmax", "signed", "signed-argmax", "signed-threshold", "perceptron"]
+SWEEP_VARIANTS = ["signed-argmax@0.01", "perceptron@0.01", "signed-argmax/rate", "perceptron/rate"]
+KCAP_VARIANTS = ["signed-argmax", "perceptron"]
+SWEEP_MAX_H = 10_000  # the ε1 / presynaptic-factor sweep runs only at h <= this
+CURVE_FULL_MAX_H = 10_000  # curves on the whole test set up to this h, else on its first 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """One model of the table."""
+
+    name: str  # "SGD", "SignSGD", "DNN:<variant>"
+    kind: str  # "adam" | "signsgd" | "dnn"
+    k_cap: int | None = None
+    lr: float | None = None
+    rule: str | None = None
+    eps1: float = 1.0
+    pre: str = "fired"
+
+    @property
+    def file_tag(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", self.name)
+
+
+def parse_variant(text: str, k_cap: int | None) -> Spec:
+    """``rule[@eps1][/pre]`` -> :class:`Spec` (validated against the registries)."""
+    m = re.fullmatch(r"([A-Za-z0-9_-]+)(?:@([0-9.eE+-]+))?(?:/([a-z]+))?", text)
+    if not m:
+        raise ValueError(f"bad variant {text!r}; expected rule[@eps1][/pre], e.g. perceptron@0.01/rate")
+    rule, eps1, pre = m.group(1), float(m.group(2) or 1.0), m.group(3) or "fired"
+    dnn.get_rule(rule)
+    dnn.get_presynaptic(pre)
+    return Spec(name="DNN:" + text, kind="dnn", k_cap=k_cap, rule=rule, eps1=eps1, pre=pre)
+
+
+def build_specs(h: int, args: argparse.Namespace) -> list[Spec]:
+    specs: list[Spec] = []
+    if "SGD" in args.models:
+        specs.append(Spec("SGD", "adam", lr=args.adam_lr))
+    if "SignSGD" in args.models:
+        specs.append(Spec("SignSGD", "signsgd", lr=args.signsgd_lr if args.signsgd_lr else 1.0 / h))
+    if "DNN" in args.models:
+        variants = list(args.variants) + (list(args.sweep_variants) if h <= SWEEP_MAX_H else [])
+        specs += [parse_variant(v, None) for v in dict.fromkeys(variants)]
+        for entry in args.k_cap:
+            hh, k = (int(t) for t in entry.split(":"))
+            if hh == h:
+                specs += [parse_variant(v, k) for v in args.kcap_variants]
+    return specs
+
+
+# ------------------------------------------------------------------------------ state handling
+def _config(spec: Spec, h: int, seed: int, args: argparse.Namespace) -> str:
+    return json.dumps({**dataclasses.asdict(spec), "h": h, "seed": seed, "per_class": args.per_class, "batch": args.batch_size})
+
+
+def _ckpt_path(out: Path, spec: Spec, h: int, seed: int) -> Path:
+    return out / "ckpt" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}.npz"
+
+
+def _run_path(out: Path, spec: Spec, h: int, seed: int) -> Path:
+    return out / "runs" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}.json"
+
+
+def _save_ckpt(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    arrays = {k: np.asarray(v) for k, v in state.items() if k != "opt"}
+    for i, leaf in enumerate(jax.tree_util.tree_leaves(state.get("opt", ()))):
+        arrays[f"opt_{i}"] = np.asarray(leaf)
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _load_ckpt(path: Path, config: str) -> dict[str, np.ndarray] | None:
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        data = {k: f[k] for k in f.files}
+    if str(data.get("config")) != config:
+        print(f"  [ckpt] {path.name}: config changed, starting afresh", flush=True)
+        return None
+    return data
+
+
+class Model:
+    """Training state of one spec at one (h, seed); ``advance`` runs epochs, ``readout`` reads."""
+
+    def __init__(self, spec: Spec, h: int, seed: int, ctx: dict[str, Any], args: argparse.Namespace, out: Path):
+        self.spec, self.h, self.seed, self.ctx, self.args = spec, h, seed, ctx, args
+        self.config = _config(spec, h, seed, args)
+        self.path = _ckpt_path(out, spec, h, seed)
+        ro0: dnn.Readout = ctx["readout0"]
+        self.dual = spec.kind == "dnn" and spec.k_cap is None and h > ctx["n"]
+        self.opt = dnn.make_optimizer(spec.kind, spec.lr) if spec.kind != "dnn" else None
+        self.state: dict[str, Any] = {"epoch": 0, "wall": 0.0, "curve_epoch": [], "curve_acc": [], "train_acc": [], "loss": [], "update_fraction": []}
+        if self.dual:
+            self.state["coef"] = jnp.zeros((ctx["n"], ro0.b.shape[0]), jnp.float32)
+        else:
+            self.state["w"], self.state["b"] = ro0.w, ro0.b
+        if self.opt is not None:
+            self.state["opt"] = self.opt.init(ro0)
+        saved = _load_ckpt(self.path, self.config)
+        if saved is not None:
+            for key in ("epoch", "wall"):
+                self.state[key] = saved[key].item()
+            for key in ("curve_epoch", "curve_acc", "train_acc", "loss", "update_fraction"):
+                self.state[key] = saved[key].tolist()
+            for key in ("coef", "w", "b"):
+                if key in saved:
+                    self.state[key] = jnp.asarray(saved[key])
+            if self.opt is not None:
+                treedef = jax.tree_util.tree_structure(self.state["opt"])
+                leaves = [jnp.asarray(saved[f"opt_{i}"]) for i in range(treedef.num_leaves)]
+                self.state["opt"] = jax.tree_util.tree_unflatten(treedef, leaves)
+
+    @property
+    def epoch(self) -> int:
+        return int(self.state["epoch"])
+
+    def feats(self):
+        return self.ctx["sparse"][self.spec.k_cap] if self.spec.k_cap else self.ctx["dense"]
+
+    def readout(self) -> dnn.Readout:
+        if self.dual:
+            return dnn.dual_readout(self.ctx["readout0"], self.ctx["dense"], self.state["coef"], self.spec.pre)
+        return dnn.Readout(self.state["w"], self.state["b"])
+
+    def advance(self, num_epochs: int) -> None:
+        st, spec, key, labels = self.state, self.spec, self.ctx["train_key"], self.ctx["labels"]
+        t0 = time.perf_counter()
+        if spec.kind == "dnn":
+            params = dnn.RuleParams(eps1=spec.eps1)
+            if self.dual:
+                prob = self.ctx["dual"](spec.pre)
+                st["coef"], m = dnn.train_dnn_dual(prob, st["coef"], labels, key, rule=spec.rule, num_epochs=num_epochs, params=params, start_epoch=self.epoch)
+                st["coef"].block_until_ready()
+            else:
+                ro, m = dnn.train_dnn(self.readout(), self.feats(), labels, key, rule=spec.rule, num_epochs=num_epochs, params=params, pre=spec.pre, start_epoch=self.epoch)
+                st["w"], st["b"] = ro.w.block_until_ready(), ro.b
+        else:
+            (ro, st["opt"]), m = dnn.train_readout(self.readout(), st["opt"], self.feats(), labels, key, optimizer=self.opt, num_epochs=num_epochs, batch_size=self.args.batch_size, start_epoch=self.epoch)
+            st["w"], st["b"] = ro.w.block_until_ready(), ro.b
+        st["wall"] += time.perf_counter() - t0
+        st["epoch"] += num_epochs
+        for field in ("train_acc", "loss", "update_fraction"):
+            src = {"train_acc": m.train_accuracy, "loss": m.loss, "update_fraction": m.update_fraction}[field]
+            st[field] += np.asarray(src, np.float64).tolist()
+
+    def record_curve(self) -> None:
+        feats = self.ctx["curve_feats"](self.spec.k_cap)
+        acc = float(dnn.accuracy(self.readout(), feats, self.ctx["curve_labels"]))
+        self.state["curve_epoch"].append(self.epoch)
+        self.state["curve_acc"].append(100.0 * acc)
+
+    def save(self) -> None:
+        _save_ckpt(self.path, {**{k: v for k, v in self.state.items()}, "config": np.asarray(self.config)})
+
+
+# ------------------------------------------------------------------------------ one (h, seed)
+def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.ndarray], out: Path, command: str) -> None:
+    specs = build_specs(h, args)
+    todo = []
+    for spec in specs:
+        rp = _run_path(out, spec, h, seed)
+        if rp.exists() and json.loads(rp.read_text())["epochs"] >= args.epochs:
+            continue
+        todo.append(spec)
+    if not todo:
+        print(f"h={h} seed={seed}: all {len(specs)} models done", flush=True)
+        return
+    t_setup = time.perf_counter()
+    kd, kh, kr, kt = jax.random.split(jax.random.PRNGKey(seed), 4)
+    x, y = balanced_subset(data["x_train"], data["y_train"], args.per_class, range(10), kd)
+    layer = dnn.init_hidden(kh, 784, h)
+    ro0 = dnn.init_readout(kr, h)
+    dense = dnn.hidden_features(layer, x).block_until_ready()
+    k_caps = sorted({s.k_cap for s in todo if s.k_cap})
+    sparse = {k: dnn.sparse_from_dense(dense, k) for k in k_caps}
+    n_curve = len(data["y_test"]) if h <= CURVE_FULL_MAX_H else min(1000, len(data["y_test"]))
+    curve_dense = dnn.hidden_features(layer, data["x_test"][:n_curve]).block_until_ready()
+    curve_cache: dict[int | None, Any] = {None: curve_dense}
+    dual_cache: dict[str, dnn.DualProblem] = {}
+
+    def curve_feats(k):
+        if k not in curve_cache:
+            curve_cache[k] = dnn.sparse_from_dense(curve_dense, k)
+        return curve_cache[k]
+
+    def dual(pre):
+        if pre not in dual_cache:
+            dual_cache[pre] = dnn.dual_problem(ro0, dense, pre)
+        return dual_cache[pre]
+
+    ctx = {"readout0": ro0, "dense": dense, "sparse": sparse, "labels": np.asarray(y), "train_key": kt, "n": len(y),
+           "curve_feats": curve_feats, "curve_labels": data["y_test"][:n_curve], "dual": dual}
+    models = [Model(s, h, seed, ctx, args, out) for s in todo]
+    setup = time.perf_counter() - t_setup
+    print(f"h={h} seed={seed}: setup {setup:.1f}s, {len(models)} models, n={len(y)}", flush=True)
+    for mdl in models:
+        if not mdl.state["curve_epoch"]:
+            mdl.record_curve()
+        while mdl.epoch < args.epochs:
+            step = min(args.epochs, (mdl.epoch // args.chunk + 1) * args.chunk) - mdl.epoch
+            mdl.advance(step)
+            mdl.record_curve()
+            mdl.save()
+        print(f"  {mdl.spec.name:28s} k={mdl.spec.k_cap} epoch {mdl.epoch:4d} curve-acc {mdl.state['curve_acc'][-1]:6.2f} train {100*mdl.state['train_acc'][-1]:6.2f} wall {mdl.state['wall']:.1f}s", flush=True)
+    # full test set, one streamed pass for all models of this seed
+    t0 = time.perf_counter()
+    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[m.readout() for m in models])
+    accs = np.asarray(dnn.evaluate_readouts(layer, stacked, data["x_test"], data["y_test"], k_caps=tuple(m.spec.k_cap for m in models)))
+    t_eval = time.perf_counter() - t0
+    for mdl, acc in zip(models, accs):
+        st, spec = mdl.state, mdl.spec
+        write_json(_run_path(out, spec, h, seed), {
+            **metadata(command), "model": spec.name, "spec": dataclasses.asdict(spec), "h": h, "k_cap": spec.k_cap, "seed": seed,
+            "epochs": mdl.epoch, "train_size": len(y), "batch_size": args.batch_size if spec.kind != "dnn" else 1,
+            "dual_path": mdl.dual, "test_accuracy": 100.0 * float(acc), "wall_seconds": st["wall"],
+            "shared_setup_seconds": setup, "shared_eval_seconds": t_eval, "curve_set_size": n_curve,
+            "curve_epoch": st["curve_epoch"], "curve_acc": st["curve_acc"], "train_acc": [100 * a for a in st["train_acc"]],
+            "loss": st["loss"], "update_fraction": st["update_fraction"],
+        })
+    print(f"h={h} seed={seed}: full-test eval {t_eval:.1f}s; " + ", ".join(f"{m.spec.name}{'/k' + str(m.spec.k_cap) if m.spec.k_cap else ''} {100*a:.2f}" for m, a in zip(models, accs)), flush=True)
+
+
+# ------------------------------------------------------------------------------ summary + figure
+def summarize(out: Path) -> list[dict[str, Any]]:
+    groups: dict[tuple, list[dict]] = {}
+    for f in sorted((out / "runs").glob("*.json")):
+        r = json.loads(f.read_text())
+        groups.setdefault((r["model"], r["h"], r["k_cap"], r["epochs"], r["train_size"]), []).append(r)
+    rows = []
+    for (model, h, k, epochs, n), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][2] or 0, kv[0][0], kv[0][3])):
+        acc = np.array([r["test_accuracy"] for r in runs])
+        latest = max(runs, key=lambda r: r["timestamp"])
+        rows.append({
+            "model": model, "h": h, "k_cap": k, "test_accuracy": round(float(acc.mean()), 3),
+            "std": round(float(acc.std(ddof=1)), 3) if len(acc) > 1 else None, "seeds": len(acc), "epochs": epochs,
+            "train_size": n, "wall_seconds": round(float(sum(r["wall_seconds"] for r in runs)), 2),
+            "device": latest["device"], "command": latest["command"],
+        })
+    write_json(out / "summary.json", rows)
+    return rows
+
+
+def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    hs = sorted({r["h"] for r in rows})
+    fig, axes = plt.subplots(2, len(hs), figsize=(7 * len(hs), 11), squeeze=False)
+    runs = [json.loads(f.read_text()) for f in sorted((out / "runs").glob("*.json"))]
+    for col, h in enumerate(hs):
+        ax = axes[0, col]
+        hr = [r for r in rows if r["h"] == h]
+        labels = [f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''} ({r['epochs']}ep, {r['seeds']}s)" for r in hr]
+        ys = np.arange(len(hr))
+        ax.barh(ys, [r["test_accuracy"] for r in hr], xerr=[r["std"] or 0 for r in hr], color=["C0" if r["model"] == "SGD" else "C1" if r["model"] == "SignSGD" else "C2" for r in hr])
+        for name, color in (("SGD", "C0"), ("SignSGD", "C1"), ("DNN", "C2")):
+            if h in PAPER:
+                ax.axvline(PAPER[h][name], color=color, ls="--", lw=1, label=f"paper {name} {PAPER[h][name]}")
+        ax.set_yticks(ys, labels, fontsize=7)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("test accuracy % (full 10k test set; mean ± std over seeds)")
+        ax.set_title(f"h = {h}")
+        ax.legend(fontsize=7, loc="lower right")
+        ax = axes[1, col]
+        curves: dict[str, list] = {}
+        for r in runs:
+            if r["h"] == h and (r["model"] in ("SGD", "SignSGD", "DNN:signed-argmax", "DNN:perceptron", "DNN:formula", "DNN:prose")):
+                curves.setdefault(f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''}", []).append(r)
+        for name, rs in sorted(curves.items()):
+            n = min(len(r["curve_acc"]) for r in rs)
+            ax.plot(rs[0]["curve_epoch"][:n], np.mean([r["curve_acc"][:n] for r in rs], 0), marker=".", label=name)
+        ax.set_xlabel("epoch")
+        sizes = {r["curve_set_size"] for r in runs if r["h"] == h}
+        ax.set_ylabel(f"test accuracy % on the first {'/'.join(map(str, sorted(sizes)))} test images")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Table 2: frozen Kaiming-uniform 784→h layer, readout trained by Adam / SignSGD / dopamine-gated plasticity")
+    fig.tight_layout()
+    path = out / "table2.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--h", type=int, nargs="+", default=[1000, 100000], help="hidden sizes")
+    p.add_argument("--epochs", type=int, default=500, help="target epochs (resumes from checkpoints)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..seeds-1")
+    p.add_argument("--seed-offset", type=int, default=0)
+    p.add_argument("--models", nargs="+", default=["SGD", "SignSGD", "DNN"], choices=["SGD", "SignSGD", "DNN"])
+    p.add_argument("--variants", nargs="+", default=MAIN_VARIANTS, help="DNN variants rule[@eps1][/pre]")
+    p.add_argument("--sweep-variants", nargs="*", default=SWEEP_VARIANTS, help=f"extra DNN variants, only at h <= {SWEEP_MAX_H}")
+    p.add_argument("--k-cap", nargs="*", default=["100000:256"], help="h:k pairs: k-capped DNN rows at that h")
+    p.add_argument("--kcap-variants", nargs="+", default=KCAP_VARIANTS)
+    p.add_argument("--per-class", type=int, default=200, help="training images per digit (paper: 200)")
+    p.add_argument("--batch-size", type=int, default=50, help="baseline minibatch (paper: 50 for SignSGD)")
+    p.add_argument("--adam-lr", type=float, default=1e-3)
+    p.add_argument("--signsgd-lr", type=float, default=None, help="default 1/h")
+    p.add_argument("--chunk", type=int, default=None, help="epochs per checkpoint (default 25, or 50 for h > 10000)")
+    p.add_argument("--data-dir", default=None, help="MNIST IDX dir (default $NNE_DATA_DIR)")
+    p.add_argument("--out", default=None, help="output dir (default results/table2)")
+    p.add_argument("--quick", action="store_true", help="smoke run: h=1000, 4 epochs, 1 seed, 20/digit -> results/table2/quick")
+    args = p.parse_args(argv)
+    command = "python -m experiments.table2 " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    out = Path(args.out) if args.out else RESULTS / "table2"
+    if args.quick:
+        args.epochs, args.seeds, args.per_class = 4, 1, 20
+        args.h = [1000] if args.h == [1000, 100000] else args.h
+        args.variants, args.sweep_variants, args.k_cap, args.batch_size = ["signed-argmax", "perceptron", "prose"], [], [], 20
+        out = out / "quick"
+    for v in list(args.variants) + list(args.sweep_variants) + list(args.kcap_variants):
+        parse_variant(v, None)
+    t0 = time.perf_counter()
+    xtr, ytr = load_mnist("train", args.data_dir)
+    xte, yte = load_mnist("test", args.data_dir)
+    data = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+    print(f"device: {device_description()}; out: {out}", flush=True)
+    chunk_arg = args.chunk
+    for h in args.h:
+        args.chunk = chunk_arg or (25 if h <= 10_000 else 50)
+        for seed in range(args.seed_offset, args.seed_offset + args.seeds):
+            run_seed(h, seed, args, data, out, command)
+    rows = summarize(out)
+    png = plot(out, rows)
+    write_json(out / "details.json", {**metadata(command), "paper": PAPER, "rows": rows, "total_wall_seconds": time.perf_counter() - t0})
+    for r in rows:
+        print(f"{r['model']:28s} h={r['h']:6d} k={str(r['k_cap']):4s} {r['test_accuracy']:6.2f} ± {r['std'] if r['std'] is not None else float('nan'):5.2f}  seeds={r['seeds']} epochs={r['epochs']} wall={r['wall_seconds']:.1f}s")
+    print(f"wrote {out / 'summary.json'}{', ' + str(png) if png else ''}; total {time.perf_counter() - t0:.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Evaluating evolved allele frequencies on a (test) set, three ways.
+
+* ``"mean-weights"``: the network with weights ``W p`` (the mean over genotypes of ``W x``).
+* ``"mode-genotype"``: the most likely genotype, ``x = round(p)``.
+* ``"sampled-mean"``: the mean accuracy of ``num_samples`` genotypes sampled from ``p`` (what a
+  typical member of the evolved population scores).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from nne_jax.generation import MLPTask, mean_weights
+from nne_jax.genetics import sample_genotypes
+from nne_jax.networks import mlp_forward
+from nne_jax.population import population_logits
+from nne_jax.weights import generate_weights
+
+Array = jax.Array
+
+__all__ = ["EVAL_MODES", "network_accuracy", "evaluate_allele_freqs"]
+
+EVAL_MODES = ("mean-weights", "mode-genotype", "sampled-mean")
+
+
+def _input_chunks(inputs: Array, labels: Array, chunk: int) -> tuple[Array, Array, Array]:
+    m = inputs.shape[0]
+    num = -(-m // chunk)
+    pad = num * chunk - m
+    xs = jnp.pad(inputs, ((0, pad), (0, 0))).reshape(num, chunk, -1)
+    ys = jnp.pad(labels, (0, pad)).reshape(num, chunk)
+    valid = (jnp.arange(num * chunk) < m).reshape(num, chunk)
+    return xs, ys, valid
+
+
+@jax.jit
+def network_accuracy(task: MLPTask, weights: Array, inputs: Array, labels: Array) -> Array:
+    """Accuracy of one network, slot weights ``(S,)``, on ``(M, d)`` inputs (in chunks of 1000)."""
+    xs, ys, valid = _input_chunks(inputs, labels, 1000)
+    correct = jax.lax.map(lambda c: (jnp.argmax(mlp_forward(task.arch, weights, c[0]), -1) == c[1]) & c[2], (xs, ys, valid))
+    return jnp.sum(correct) / inputs.shape[0]
+
+
+def evaluate_allele_freqs(
+    task: MLPTask, allele_freqs: Array, inputs: Array, labels: Array, key: Array, num_samples: int = 32
+) -> dict[str, float]:
+    """Test accuracy (fraction) of ``p`` in each of :data:`EVAL_MODES`."""
+    inputs, labels = jnp.asarray(inputs, jnp.float32), jnp.asarray(labels, jnp.int32)
+    out = {
+        "mean-weights": float(network_accuracy(task, mean_weights(task, allele_freqs), inputs, labels)),
+        "mode-genotype": float(network_accuracy(task, generate_weights(task.wg, jnp.round(allele_freqs)), inputs, labels)),
+    }
+    genotypes = sample_genotypes(key, allele_freqs, num_samples)
+    out["sampled-mean"] = float(_sampled_accuracy(task, genotypes, inputs, labels))
+    return out
+
+
+@jax.jit
+def _sampled_accuracy(task: MLPTask, genotypes: Array, inputs: Array, labels: Array) -> Array:
+    xs, ys, valid = _input_chunks(inputs, labels, 500)
+
+    def chunk_correct(c: tuple[Array, Array, Array]) -> Array:
+        logits = population_logits(task.arch, task.wg, genotypes, c[0], task.path, task.pop_chunk, task.matmul_dtype, task.blocks)
+        return jnp.sum((jnp.argmax(logits, -1) == c[1]) & c[2], axis=1)  # (N,)
+
+    correct = jnp.sum(jax.lax.map(chunk_correct, (xs, ys, valid)), axis=0)
+    return jnp.mean(correct / inputs.shape[0])
+

@@ -1,0 +1,48 @@
+"""Population parallelism: the population axis split over devices with ``jax.sharding``.
+
+Each device evaluates its slice of the genotypes (``shard_map`` over a 1-D mesh with axis
+``"pop"``); allele rewards are sums over the population, which XLA reduces across devices; the
+allele frequencies and everything else stay replicated. On a CPU host, several XLA CPU devices
+(``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>``, set before JAX starts) run their
+slices in parallel; on GPUs/TPUs the mesh spans the local (or, after
+``jax.distributed.initialize``, global) devices.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+Array = jax.Array
+
+__all__ = ["population_mesh", "shard_population", "POP_AXIS"]
+
+POP_AXIS = "pop"
+
+
+def population_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A 1-D mesh with axis ``"pop"`` over ``devices`` (default: all devices, all processes)."""
+    devices = jax.devices() if devices is None else list(devices)
+    return Mesh(np.asarray(devices), (POP_AXIS,))
+
+
+def shard_population(fn: Callable[[Array], Array], mesh: Mesh, pop_size: int) -> Callable[[Array], Array]:
+    """Wraps ``fn: genotypes (N, n) -> per-genotype values (N, ...)`` to run sharded over ``mesh``.
+
+    Everything ``fn`` closes over (weights matrix, minibatch) is replicated on every device.
+    """
+    num = mesh.shape[POP_AXIS]
+    if pop_size % num:
+        raise ValueError(
+            f"pop_size={pop_size} is not divisible by the {num} devices of the population mesh; "
+            f"use a multiple of {num} (e.g. {pop_size + num - pop_size % num})"
+        )
+    sharded = jax.shard_map(fn, mesh=mesh, in_specs=P(POP_AXIS), out_specs=P(POP_AXIS), check_vma=False)
+
+    def wrapped(genotypes: Array) -> Array:
+        genotypes = jax.lax.with_sharding_constraint(genotypes, NamedSharding(mesh, P(POP_AXIS)))
+        return sharded(genotypes)
+
+    return wrapped

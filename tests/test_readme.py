@@ -1,0 +1,17 @@
+"""The README's ask/tell example runs exactly as printed."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_ask_tell_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    example = next(b for b in blocks if "nne.ask" in b and "def fitness" in b)
+    assert len(example.strip().splitlines()) <= 25
+    out = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    first, last = map(float, re.search(r"mean fitness (-?[\d.]+) -> (-?[\d.]+)", out.stdout).groups())
+    assert last > first + 10  # it learned
