@@ -24,77 +24,16 @@ import numpy as np
 
 import nne_jax as nj
 from experiments.common import RESULTS, metadata, write_json
-from experiments.presets import PAPER_TABLE1, PRESETS, Preset
+from experiments.presets import PAPER_TABLE1
 from nne_jax.backprop import masked_mlp_logits, train_masked_mlp, train_readout_signsgd
-from nne_jax.checkpoint import restore_checkpoint, save_checkpoint
-from nne_jax.data import balanced_subset_indices, filter_classes, load_mnist
+from nne_jax.config import PRESETS, apply_overrides
+from nne_jax.data.tasks import TASK_CLASSES as CLASSES
+from nne_jax.data.tasks import load_task_data
 from nne_jax.evaluation import evaluate_allele_freqs, network_accuracy
+from nne_jax.parallel import use_host_devices
+from nne_jax.runner import evolve, make_task
 
 OUT = RESULTS / "table1"
-CLASSES = {"0-4": tuple(range(5)), "0-9": tuple(range(10))}
-
-
-def load_task_data(task: str, per_class: int, seed: int, validation: int = 1000) -> dict[str, np.ndarray]:
-    """Paper's training set (``per_class`` random images per digit), a validation set of other
-    training images (for choosing SignSGD's step size), and the task's full test set."""
-    classes = CLASSES[task]
-    x, y = load_mnist("train")
-    x = x.reshape(len(x), -1)
-    key = jax.random.PRNGKey(10_000 + seed)
-    train_idx = np.asarray(balanced_subset_indices(y, per_class, classes, key))
-    rest = np.setdiff1d(np.flatnonzero(np.isin(y, classes)), train_idx)
-    val_idx = np.sort(np.asarray(jax.random.choice(jax.random.fold_in(key, 1), rest, (validation,), replace=False)))
-    xt, yt = filter_classes(*load_mnist("test"), classes)
-    return {
-        "train_x": x[train_idx], "train_y": y[train_idx], "val_x": x[val_idx], "val_y": y[val_idx],
-        "test_x": np.asarray(xt).reshape(len(xt), -1), "test_y": np.asarray(yt),
-    }
-
-
-def evolve(preset: Preset, task: str, seed: int, data: dict[str, np.ndarray], ckpt_dir: Path, log: bool = True) -> dict[str, Any]:
-    """Runs (or resumes) NNE; returns the final state and curves."""
-    num_classes = len(CLASSES[task])
-    key = jax.random.PRNGKey(seed)
-    task_key, init_key, run_key = jax.random.split(key, 3)
-    mlp = nj.mlp_task(task_key, preset.num_genes, beta=preset.beta, num_hidden=preset.num_hidden, num_classes=num_classes)
-    nne = preset.strategy()
-    state = nne.init(init_key)
-    # the generation budget is not part of the run's identity: a run may be extended later
-    config = {"task": task, "seed": seed, **{k: v for k, v in dataclasses.asdict(preset).items() if k != "generations"}}
-    curves: dict[str, list] = {"generation": [], "train_seconds": [], "test_accuracy": [], "mean_fitness": [], "best_fitness": [], "batch_accuracy": []}
-    train_seconds = 0.0
-    restored = restore_checkpoint(ckpt_dir, config)
-    if restored is not None:
-        step, saved = restored
-        state = nj.NNEState(jnp.asarray(saved["allele_freqs"]), jnp.asarray(saved["fixed"]), jnp.asarray(saved["generation"]))
-        curves = {k: list(np.asarray(v).tolist()) for k, v in saved["curves"].items()}
-        train_seconds = float(saved["train_seconds"])
-        print(f"resumed from generation {step} in {ckpt_dir}", flush=True)
-    x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
-    test_x, test_y = jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"])
-    if not curves["generation"]:  # generation 0 point
-        curves["generation"].append(0), curves["train_seconds"].append(0.0)
-        curves["test_accuracy"].append(float(network_accuracy(mlp, nj.mean_weights(mlp, state.allele_freqs), test_x, test_y)))
-        curves["mean_fitness"].append(None), curves["best_fitness"].append(None), curves["batch_accuracy"].append(None)
-    while int(state.generation) < preset.generations:
-        target = min(int(state.generation) + preset.eval_every, preset.generations)
-        start = time.perf_counter()
-        state, metrics = nj.run_generations(nne, mlp, state, run_key, x, y, target, preset.batch_size, chunk_size=preset.eval_every)
-        jax.block_until_ready(state.allele_freqs)
-        train_seconds += time.perf_counter() - start
-        acc = float(network_accuracy(mlp, nj.mean_weights(mlp, state.allele_freqs), test_x, test_y))
-        curves["generation"].append(target), curves["train_seconds"].append(train_seconds), curves["test_accuracy"].append(acc)
-        curves["mean_fitness"].append(float(metrics.mean_fitness[-1])), curves["best_fitness"].append(float(metrics.best_fitness[-1]))
-        curves["batch_accuracy"].append(float(np.mean(np.asarray(metrics.mean_weights_accuracy))))
-        p = np.asarray(state.allele_freqs)
-        save_checkpoint(ckpt_dir, target, {"allele_freqs": p, "fixed": np.asarray(state.fixed), "generation": np.asarray(state.generation),
-                                           "curves": {k: np.asarray([np.nan if v is None else v for v in vals]) for k, vals in curves.items()},
-                                           "train_seconds": np.asarray(train_seconds)}, config)
-        if log:
-            fixed = float(np.mean(np.minimum(p, 1 - p) < 0.01))
-            print(f"[{task} {preset.name} seed {seed}] gen {target:6d}  {target / max(train_seconds, 1e-9):6.2f} gen/s  "
-                  f"mean δ {curves['mean_fitness'][-1]:.3f}  test acc (W·p) {100 * acc:5.2f}%  p near 0/1: {100 * fixed:4.1f}%", flush=True)
-    return {"mlp": mlp, "state": state, "curves": curves, "train_seconds": train_seconds, "config": config}
 
 
 def signsgd_readout(mlp: nj.MLPTask, allele_freqs: jax.Array, data: dict[str, np.ndarray], seed: int, steps: int, lrs: tuple[float, ...]) -> dict[str, Any]:
@@ -129,6 +68,31 @@ def sgd_baseline(mlp: nj.MLPTask, data: dict[str, np.ndarray], task: str, seeds:
             "optimizer": "adam(1e-3)", "batch_size": 50, "wall_seconds": time.perf_counter() - start}
 
 
+def run_peer(task: str, seed: int, data: dict[str, np.ndarray], generations: int, eval_every: int, pop_size: int, batch_size: int) -> dict[str, Any]:
+    """evosax Open_ES (Adam, σ = 0.02, lr = 0.01) on the same masked network's real-valued link
+    weights, same images, population and minibatch, fitness −δ; test accuracy of its mean."""
+    from benchmarks.peers import open_es
+
+    mlp = make_task(dataclasses.replace(PRESETS["fast"], num_genes=1, pop_size=pop_size), seed, len(CLASSES[task]))  # NNE's mask
+    init, step, weights = open_es(mlp, pop_size, batch_size)
+    x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
+    test_x, test_y = jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"])
+    state, key = init(jax.random.PRNGKey(50_000 + seed)), jax.random.PRNGKey(60_000 + seed)
+    curves = {"generation": [0], "train_seconds": [0.0], "test_accuracy": [float(network_accuracy(mlp, weights(state), test_x, test_y))]}
+    seconds = 0.0
+    for g in range(1, generations + 1):
+        start = time.perf_counter()
+        state = step(state, jax.random.fold_in(key, g), x, y)
+        jax.block_until_ready(state.mean)
+        seconds += time.perf_counter() - start
+        if g % eval_every == 0 or g == generations:
+            acc = float(network_accuracy(mlp, weights(state), test_x, test_y))
+            curves["generation"].append(g), curves["train_seconds"].append(seconds), curves["test_accuracy"].append(acc)
+            print(f"[{task} peer open_es seed {seed}] gen {g:5d}  {g / seconds:6.2f} gen/s  test acc {100 * acc:5.2f}%", flush=True)
+    return {"curves": curves, "wall_seconds": seconds, "config": {"algorithm": "evosax.Open_ES", "sigma": 0.02, "optimizer": "adam(0.01)",
+            "pop_size": pop_size, "batch_size": batch_size, "generations": generations, "fitness": "-delta", "task": task, "seed": seed}}
+
+
 def seconds_to(curves: dict[str, list], threshold: float) -> float | None:
     """Training wall seconds at the first evaluation whose test accuracy reached ``threshold``."""
     for acc, sec in zip(curves["test_accuracy"], curves["train_seconds"]):
@@ -146,32 +110,6 @@ def update_summary(rows: list[dict[str, Any]]) -> None:
     write_json(path, sorted(merged.values(), key=lambda r: (r["task"], r["model"], str(r["preset"]), str(r["eval"]))))
 
 
-def apply_overrides(preset: Preset, assignments: list[str]) -> Preset:
-    """``["eps=0.5", "antithetic=false"]`` → a preset with those fields replaced (types checked)."""
-    fields = {f.name: f for f in dataclasses.fields(Preset)}
-    changes: dict[str, Any] = {}
-    for item in assignments:
-        name, sep, raw = item.partition("=")
-        if not sep or name not in fields or name == "name":
-            raise SystemExit(f"--set expects FIELD=VALUE with FIELD one of {sorted(set(fields) - {'name'})}, got {item!r}")
-        current = getattr(preset, name)
-        if isinstance(current, bool):
-            if raw.lower() not in ("true", "false"):
-                raise SystemExit(f"--set {name} expects true or false, got {raw!r}")
-            changes[name] = raw.lower() == "true"
-        elif raw.lower() == "none":
-            changes[name] = None
-        elif isinstance(current, tuple):
-            changes[name] = tuple(float(v) for v in raw.split(","))
-        elif isinstance(current, int):
-            changes[name] = int(raw)
-        elif isinstance(current, float) or current is None:
-            changes[name] = float(raw)
-        else:
-            changes[name] = raw
-    return dataclasses.replace(preset, **changes)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=sorted(CLASSES), default="0-9")
@@ -183,19 +121,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--tag", default="", help="suffix for the run's file names (e.g. the ablation's name)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--no-baselines", action="store_true", help="skip SignSGD and SGD (evolution + evaluation only)")
+    parser.add_argument("--peer-generations", type=int, default=0,
+                        help="also run evosax Open_ES on the same network for this many generations (same plot)")
+    parser.add_argument("--devices", type=int, default=None, help="XLA CPU devices to split the population over (default: one per core)")
     args = parser.parse_args(argv)
+    use_host_devices(args.devices)  # no effect if JAX is already running (e.g. under pytest)
     preset = PRESETS[args.preset]
     if args.generations is not None:
         preset = dataclasses.replace(preset, generations=args.generations)
-    preset = apply_overrides(preset, args.set)
+    try:
+        preset = apply_overrides(preset, args.set)
+    except ValueError as err:
+        raise SystemExit(f"--set: {err}") from err
     if args.tag:
         preset = dataclasses.replace(preset, name=f"{preset.name}-{args.tag}")
     command = "python -m experiments.table1 " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     out = args.out
     data = load_task_data(args.task, preset.per_class, args.seed)
     stem = f"{args.task}_{preset.name}_seed{args.seed}"
-    run = evolve(preset, args.task, args.seed, data, out / "ckpt" / stem)
-    mlp, state, curves = run["mlp"], run["state"], run["curves"]
+    run = evolve(preset, args.task, args.seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True))
+    mlp, state, curves = run["task"], run["state"], run["curves"]
     evals = evaluate_allele_freqs(mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]), jax.random.PRNGKey(40_000 + args.seed))
     result: dict[str, Any] = {"config": run["config"], "seed": args.seed, **metadata(command), "wall_seconds": run["train_seconds"],
                               "train_size": len(data["train_x"]), "test_size": len(data["test_x"]), "curves": curves,
@@ -222,6 +167,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows.append(dict(model="SGD", task=args.task, preset=None, eval=None, test_accuracy=100 * sgd["mean"], std=100 * sgd["std"],
                          seeds=sgd["seeds"], generations=None, wall_seconds=sgd["wall_seconds"], seconds_to_paper=None,
                          device=sgd["device"], command=sgd["command"]))
+    if args.peer_generations:
+        peer = run_peer(args.task, args.seed, data, args.peer_generations, preset.eval_every, preset.pop_size, preset.batch_size)
+        peer.update(metadata(command))
+        peer["seconds_to_paper_nne"] = seconds_to(peer["curves"], paper["NNE"] / 100)
+        write_json(out / f"peer_{args.task}_open_es_seed{args.seed}.json", peer)
+        result["peer_open_es"] = {"final_test_accuracy": 100 * peer["curves"]["test_accuracy"][-1], "wall_seconds": peer["wall_seconds"]}
     write_json(out / f"{stem}.json", result)
     if out == OUT:
         update_summary(rows)

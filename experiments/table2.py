@@ -42,7 +42,7 @@ from nne_jax.data import balanced_subset, load_mnist
 
 PAPER = {1000: {"SGD": 90.34, "SignSGD": 86.84, "DNN": 84.84}, 100000: {"SGD": 92.56, "SignSGD": 90.21, "DNN": 90.76}}
 MAIN_VARIANTS = ["formula", "formula-argmax", "prose", "prose-argmax", "signed", "signed-argmax", "signed-threshold", "perceptron"]
-SWEEP_VARIANTS = ["signed-argmax@0.01", "perceptron@0.01", "signed-argmax/rate", "perceptron/rate"]
+SWEEP_VARIANTS = ["punish", "signed-argmax@0.01", "perceptron@0.01", "signed-argmax/rate", "perceptron/rate"]
 KCAP_VARIANTS = ["signed-argmax", "perceptron"]
 SWEEP_MAX_H = 10_000  # the ε1 / presynaptic-factor sweep runs only at h <= this
 CURVE_FULL_MAX_H = 10_000  # curves on the whole test set up to this h, else on its first 1000
@@ -201,12 +201,18 @@ class Model:
 
 
 # ------------------------------------------------------------------------------ one (h, seed)
+def target_epochs(spec: Spec, args: argparse.Namespace) -> int:
+    if spec.kind != "dnn" and args.baseline_epochs is not None:
+        return args.baseline_epochs
+    return args.epochs
+
+
 def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.ndarray], out: Path, command: str) -> None:
     specs = build_specs(h, args)
     todo = []
     for spec in specs:
         rp = _run_path(out, spec, h, seed)
-        if rp.exists() and json.loads(rp.read_text())["epochs"] >= args.epochs:
+        if rp.exists() and json.loads(rp.read_text())["epochs"] >= target_epochs(spec, args):
             continue
         todo.append(spec)
     if not todo:
@@ -243,8 +249,9 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
     for mdl in models:
         if not mdl.state["curve_epoch"]:
             mdl.record_curve()
-        while mdl.epoch < args.epochs:
-            step = min(args.epochs, (mdl.epoch // args.chunk + 1) * args.chunk) - mdl.epoch
+        target = target_epochs(mdl.spec, args)
+        while mdl.epoch < target:
+            step = min(target, (mdl.epoch // args.chunk + 1) * args.chunk) - mdl.epoch
             mdl.advance(step)
             mdl.record_curve()
             mdl.save()
@@ -338,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--h", type=int, nargs="+", default=[1000, 100000], help="hidden sizes")
     p.add_argument("--epochs", type=int, default=500, help="target epochs (resumes from checkpoints)")
+    p.add_argument("--baseline-epochs", type=int, default=None, help="target epochs of SGD / SignSGD (default --epochs)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..seeds-1")
     p.add_argument("--seed-offset", type=int, default=0)
     p.add_argument("--models", nargs="+", default=["SGD", "SignSGD", "DNN"], choices=["SGD", "SignSGD", "DNN"])

@@ -126,7 +126,7 @@ def run_theorem1(key, quick: bool, out: Path) -> dict[str, Any]:
     groups, ratio_curves = [], []
     for (m, n, count, start) in settings:
         for delta in deltas:
-            tot = held_paper = held_proof = mono = clipped = 0
+            tot = held_paper = held_proof = mono = clipped = binding_u = 0
             min_ratio, u_exact = np.inf, True
             for _ in range(count):
                 key, k, k_s = jax.random.split(key, 3)
@@ -136,6 +136,7 @@ def run_theorem1(key, quick: bool, out: Path) -> dict[str, Any]:
                 u, exact = loss_sup(w, a)
                 u_exact &= exact
                 eps = theorem1_eps(u, hessian_bound(w))
+                binding_u += int(eps == 1.0 / max(2.0 * u, 1.0))
                 eta = float(theorem1_eta(eps, delta, u))
                 chk = check_descent(p0, w, a, eps, delta, eta, gens)
                 chk_proof = check_descent(p0, w, a, eps, delta, "proof", gens)
@@ -148,7 +149,8 @@ def run_theorem1(key, quick: bool, out: Path) -> dict[str, Any]:
                 ratio = chk.decrease[mask] / (chk.eta[mask] * chk.grad_sq_s[mask])
                 if ratio.size:
                     min_ratio = min(min_ratio, float(ratio.min()))
-                if delta == 0.1 and len(ratio_curves) < 6 and start == "uniform":
+                shown = sum(label == f"m={m}, n={n}" for label, _ in ratio_curves)
+                if delta == 0.1 and shown < 3 and start == "uniform":
                     r = np.full(gens, np.nan)
                     r[mask] = ratio
                     ratio_curves.append((f"m={m}, n={n}", r))
@@ -157,6 +159,7 @@ def run_theorem1(key, quick: bool, out: Path) -> dict[str, Any]:
                 "U": "exact (2^n enumeration)" if u_exact else "upper bound (row-wise extreme sums)",
                 "generations_run": tot, "held_printed_eta_B_eq_U": held_paper, "held_proof_eta": held_proof,
                 "monotone_decrease": mono, "clipped_generations": clipped,
+                "instances_where_eps_is_1_over_2U": binding_u,
                 "min_ratio_decrease_over_eta_gradsq": min_ratio,
             })
     # ε sweep on one instance
@@ -186,7 +189,8 @@ def run_theorem1(key, quick: bool, out: Path) -> dict[str, Any]:
             "monotone": bool(np.all(np.diff(loss) <= 1e-12 * loss[:-1])),
             "clipped_generations": int(np.asarray(tr.clipped).sum()),
         })
-        axes[1].plot(loss, label=f"{label} = {eps:.3g}" + (" (clipped)" if sweep[-1]["clipped_generations"] else ""))
+        n_clip = sweep[-1]["clipped_generations"]
+        axes[1].plot(loss, label=f"{label} = {eps:.3g}" + (f" (clipped in {n_clip} gens)" if n_clip else ""))
     axes[1].set_yscale("log")
     axes[1].set_xlabel("generation t")
     axes[1].set_ylabel("ℒ(pᵗ) (exact)")
@@ -441,9 +445,10 @@ def _summary(res: dict[str, Any], walls: dict[str, float], command: str, quick: 
             "max_abs_loss_identity": l1["max_abs_loss_identity"], "plot": l1["plot"],
         },
         "theorem1": {
-            "groups": [{k: g[k] for k in ["m", "n", "start", "delta", "instances", "U", "generations_run",
-                                          "held_printed_eta_B_eq_U", "held_proof_eta", "monotone_decrease",
-                                          "min_ratio_decrease_over_eta_gradsq"]} for g in t1["groups"]],
+            "groups": [{k: g[k] for k in [
+                "m", "n", "start", "delta", "instances", "U", "generations_run", "held_printed_eta_B_eq_U",
+                "held_proof_eta", "monotone_decrease", "min_ratio_decrease_over_eta_gradsq",
+                "instances_where_eps_is_1_over_2U"]} for g in t1["groups"]],
             "held_printed_eta_total": sum(g["held_printed_eta_B_eq_U"] for g in t1["groups"]),
             "held_proof_eta_total": sum(g["held_proof_eta"] for g in t1["groups"]),
             "generations_total": sum(g["generations_run"] for g in t1["groups"]),

@@ -17,7 +17,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 Array = jax.Array
 
-__all__ = ["population_mesh", "shard_population", "POP_AXIS"]
+__all__ = ["population_mesh", "shard_population", "use_host_devices", "POP_AXIS"]
 
 POP_AXIS = "pop"
 
@@ -46,3 +46,26 @@ def shard_population(fn: Callable[[Array], Array], mesh: Mesh, pop_size: int) ->
         return sharded(genotypes)
 
     return wrapped
+
+
+def use_host_devices(count: int | None = None) -> int:
+    """Asks XLA for ``count`` CPU devices (default: one per core) so a CPU host can shard the population.
+
+    Must run before JAX initialises its backends (i.e. before the first computation); it only sets
+    ``XLA_FLAGS`` and leaves an explicit ``--xla_force_host_platform_device_count`` alone. Returns the
+    device count requested (or already in force).
+    """
+    import os
+    import warnings
+
+    from jax._src import xla_bridge
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" in flags:
+        return int(flags.split("xla_force_host_platform_device_count=")[1].split()[0])
+    count = count or os.cpu_count() or 1
+    if xla_bridge.backends_are_initialized():
+        warnings.warn("JAX is already initialised; use_host_devices() has no effect in this process", stacklevel=2)
+        return jax.device_count()
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+    return count

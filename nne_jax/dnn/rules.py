@@ -23,6 +23,9 @@ each with a choice of which output neurons "fired" (the suffix of the registry n
 * ``-argmax`` — only the predicted class ``argmax_j z_j`` fired (winner-take-all);
 * ``-threshold`` — every ``j`` with ``z_j > τ`` fired (``τ = RuleParams.threshold``).
 
+``punish`` is ``formula`` with the sign flipped (the introduction's "punished if it was not
+[good]" applied to the displayed gate ``L > ε0``): ``−ε1 · 1[e_j² < 1/4] · 1[L > ε0]``.
+
 ``perceptron`` is ``signed-argmax`` plus, on a mistake, the label's links are raised by
 ``ε1 · (e_y² − 1/4) > 0`` (the teacher makes the label neuron fire and the dopamine sign flips).
 
@@ -105,6 +108,10 @@ def _signed(z: Array, onehot: Array, loss: Array, params: RuleParams) -> Array:
     return params.eps1 * (0.25 - (z - onehot) ** 2)
 
 
+def _punish(z: Array, onehot: Array, loss: Array, params: RuleParams) -> Array:
+    return -_formula(z, onehot, loss, params)
+
+
 def _gated(modulation: PostRule, fired: Callable[[Array, RuleParams], Array]) -> PostRule:
     def rule(z: Array, onehot: Array, loss: Array, params: RuleParams) -> Array:
         return modulation(z, onehot, loss, params) * fired(z, params)
@@ -121,10 +128,10 @@ def _perceptron(z: Array, onehot: Array, loss: Array, params: RuleParams) -> Arr
     return params.eps1 * ((0.25 - e2) * pred + mistake * (e2 - 0.25) * onehot)
 
 
-#: name -> rule. Built-ins: ``{formula, prose, signed}{, -argmax, -threshold}`` and ``perceptron``.
+#: name -> rule. Built-ins: ``{formula, prose, signed, punish}{, -argmax, -threshold}`` and ``perceptron``.
 RULES: dict[str, PostRule] = {
     base + suffix: _gated(mod, fired)
-    for base, mod in (("formula", _formula), ("prose", _prose), ("signed", _signed))
+    for base, mod in (("formula", _formula), ("prose", _prose), ("signed", _signed), ("punish", _punish))
     for suffix, fired in _FIRED.items()
 }
 RULES["perceptron"] = _perceptron

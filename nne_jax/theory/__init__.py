@@ -12,7 +12,14 @@
 Nothing here enables float64 globally; wrap checks in ``with jax.enable_x64(True):``.
 """
 from nne_jax.theory.descent import DescentCheck, check_descent, hessian_bound, loss_sup, theorem1_eps, theorem1_eta
-from nne_jax.theory.dynamics import ExactTrace, FiniteTrace, exact_dynamics, exact_step, finite_population_dynamics, weak_selection_eps
+from nne_jax.theory.dynamics import (
+    ExactTrace,
+    FiniteTrace,
+    exact_dynamics,
+    exact_step,
+    finite_population_dynamics,
+    weak_selection_eps,
+)
 from nne_jax.theory.feasibility import (
     best_of_k_rounding,
     feasibility_curve,

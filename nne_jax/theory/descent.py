@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nne_jax.theory.dynamics import exact_dynamics
-from nne_jax.theory.linear import enumerate_genotypes, genotype_loss, loss_gradient, loss_hessian, validate
+from nne_jax.theory.linear import enumerate_genotypes, loss_gradient, loss_hessian, validate
 
 Array = jax.Array
 

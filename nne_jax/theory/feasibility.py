@@ -9,15 +9,13 @@ whose weights ``W x`` point along ``a``.
 * :func:`best_of_k_rounding` rounds ``p`` randomly ``k`` times (``x ~ Bernoulli(p)``, vmapped) and
   keeps the genotype with the best cosine.
 
-The LPs run in scipy (host, float64); they are not jit-able.
+The LPs run in scipy (host, float64; scipy is imported lazily); they are not jit-able.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.optimize import linprog
-
 from nne_jax.genetics import sample_genotypes
 from nne_jax.theory.linear import cosine, sample_target, sample_weight_matrix, validate
 
@@ -38,6 +36,8 @@ def feasible_allele_freqs(weight_matrix: Array, target: Array, atol: float = 1e-
     HiGHS returns a vertex of the feasible polytope, so at most ``m`` coordinates are fractional.
     A returned ``p`` satisfies ``‖Wp - a‖_∞ <= atol`` and ``0 <= p <= 1`` (checked; else ``RuntimeError``).
     """
+    from scipy.optimize import linprog  # scipy is an optional dependency (test/experiments extras)
+
     validate(weight_matrix, target)
     w, a = np.asarray(weight_matrix, np.float64), np.asarray(target, np.float64)
     res = linprog(np.zeros(w.shape[1]), A_eq=w, b_eq=a, bounds=(0.0, 1.0), method="highs")
@@ -57,6 +57,8 @@ def max_scale_allele_freqs(weight_matrix: Array, target: Array) -> tuple[float, 
 
     ``λ*`` is how far along ``a`` the zonotope ``W[0,1]^n`` reaches; returns ``p`` as ``(n,)`` float64.
     """
+    from scipy.optimize import linprog
+
     validate(weight_matrix, target)
     w, a = np.asarray(weight_matrix, np.float64), np.asarray(target, np.float64)
     m, n = w.shape

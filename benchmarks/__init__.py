@@ -1,0 +1,1 @@
+"""Benchmarks: generations per second (``python -m benchmarks.generation``)."""

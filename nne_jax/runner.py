@@ -1,0 +1,119 @@
+"""A long NNE-on-MNIST run that survives being killed: chunks, checkpoints, progress, JSON lines.
+
+:func:`evolve` runs a :class:`~nne_jax.config.RunConfig` in chunks of ``eval_every`` generations
+(each chunk one jitted ``lax.scan``). After each chunk it measures the test accuracy of the
+mean-weight network, appends a JSON line to ``<ckpt_dir>/metrics.jsonl``, prints a progress line
+(generation, generations/s, mean fitness, accuracy, ETA — plain lines, fine in a log file) and
+writes a checkpoint. Started again with the same config and directory it resumes from the newest
+valid checkpoint; since generation ``t`` always uses ``fold_in(run_key, t)``, the resumed run is
+bitwise identical to an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nne_jax.checkpoint import restore_checkpoint, save_checkpoint
+from nne_jax.config import RunConfig
+from nne_jax.evaluation import network_accuracy
+from nne_jax.generation import MLPTask, mean_weights, mlp_task, run_generations
+from nne_jax.parallel import population_mesh
+from nne_jax.strategy import NNEState
+
+__all__ = ["evolve", "make_task"]
+
+CURVE_KEYS = ("generation", "train_seconds", "test_accuracy", "mean_fitness", "best_fitness", "batch_accuracy")
+
+
+def make_task(config: RunConfig, seed: int, num_classes: int) -> MLPTask:
+    """The run's network and ``W`` (from ``seed``), sharded over all devices when they divide N."""
+    task_key = jax.random.split(jax.random.PRNGKey(seed), 3)[0]
+    mlp = mlp_task(task_key, config.num_genes, beta=config.beta, num_hidden=config.num_hidden, num_classes=num_classes, k_cap=config.k_cap)
+    if jax.device_count() > 1 and config.pop_size % jax.device_count() == 0:
+        mlp = mlp.replace(mesh=population_mesh())
+    return mlp
+
+
+def evolve(
+    config: RunConfig,
+    task_name: str,
+    seed: int,
+    data: dict[str, np.ndarray],
+    ckpt_dir: str | Path,
+    log: Callable[[str], None] | None = print,
+) -> dict[str, Any]:
+    """Runs (or resumes) NNE to ``config.generations``.
+
+    Args:
+      data: ``train_x (M, 784)``, ``train_y``, ``test_x``, ``test_y`` (see ``load_task_data``).
+      ckpt_dir: where checkpoints and ``metrics.jsonl`` live; reuse it to resume.
+      log: receives one progress line per chunk (``None``: silent).
+
+    Returns:
+      ``{"task": MLPTask, "state": NNEState, "curves": {...}, "train_seconds": float, "config": dict}``.
+    """
+    ckpt_dir = Path(ckpt_dir)
+    num_classes = int(np.max(data["train_y"])) + 1
+    _, init_key, run_key = jax.random.split(jax.random.PRNGKey(seed), 3)
+    mlp = make_task(config, seed, num_classes)
+    nne = config.strategy()
+    state = nne.init(init_key)
+    identity = {"task": task_name, "seed": seed, **config.identity()}
+    curves: dict[str, list] = {k: [] for k in CURVE_KEYS}
+    train_seconds = 0.0
+    restored = restore_checkpoint(ckpt_dir, identity)
+    if restored is not None:
+        step, saved = restored
+        state = NNEState(jnp.asarray(saved["allele_freqs"]), jnp.asarray(saved["fixed"]), jnp.asarray(saved["generation"]))
+        curves = {k: [None if (isinstance(v, float) and np.isnan(v)) else v for v in np.asarray(saved["curves"][k]).tolist()] for k in CURVE_KEYS}
+        train_seconds = float(saved["train_seconds"])
+        _truncate_jsonl(ckpt_dir / "metrics.jsonl", step)
+        if log:
+            log(f"resumed from generation {step} in {ckpt_dir}")
+    x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
+    test_x, test_y = jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"])
+
+    def test_accuracy(s: NNEState) -> float:
+        return float(network_accuracy(mlp, mean_weights(mlp, s.allele_freqs), test_x, test_y))
+
+    if not curves["generation"]:
+        for k, v in zip(CURVE_KEYS, (0, 0.0, test_accuracy(state), None, None, None)):
+            curves[k].append(v)
+    while int(state.generation) < config.generations:
+        target = min(int(state.generation) + config.eval_every, config.generations)
+        start = time.perf_counter()
+        state, metrics = run_generations(nne, mlp, state, run_key, x, y, target, config.batch_size, chunk_size=config.eval_every)
+        jax.block_until_ready(state.allele_freqs)
+        train_seconds += time.perf_counter() - start
+        point = {"generation": target, "train_seconds": train_seconds, "test_accuracy": test_accuracy(state),
+                 "mean_fitness": float(metrics.mean_fitness[-1]), "best_fitness": float(metrics.best_fitness[-1]),
+                 "batch_accuracy": float(np.mean(np.asarray(metrics.mean_weights_accuracy)))}
+        for k in CURVE_KEYS:
+            curves[k].append(point[k])
+        p = np.asarray(state.allele_freqs)
+        point["near_0_or_1"] = float(np.mean(np.minimum(p, 1 - p) < 0.01))
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        with open(ckpt_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(point) + "\n")
+        save_checkpoint(ckpt_dir, target, {"allele_freqs": p, "fixed": np.asarray(state.fixed), "generation": np.asarray(state.generation),
+                                           "curves": {k: np.asarray([np.nan if v is None else v for v in curves[k]], np.float64) for k in CURVE_KEYS},
+                                           "train_seconds": np.asarray(train_seconds)}, identity)
+        if log:
+            rate = target / max(train_seconds, 1e-9)
+            log(f"[{task_name} {config.name} seed {seed}] gen {target:6d}/{config.generations}  {rate:6.2f} gen/s  "
+                f"mean δ {point['mean_fitness']:.3f}  test acc (W·p) {100 * point['test_accuracy']:5.2f}%  "
+                f"p near 0/1: {100 * point['near_0_or_1']:4.1f}%  ETA {(config.generations - target) / rate / 60:5.1f} min")
+    return {"task": mlp, "state": state, "curves": curves, "train_seconds": train_seconds, "config": identity}
+
+
+def _truncate_jsonl(path: Path, step: int) -> None:
+    """Drops metric lines written after checkpoint ``step`` (a run killed between the two writes)."""
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["generation"] <= step]
+        path.write_text("".join(ln + "\n" for ln in lines))
