@@ -1,0 +1,56 @@
+"""Two processes (jax.distributed on 127.0.0.1, CPU gloo collectives), half the population each,
+give the same allele frequencies as one process."""
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address="127.0.0.1:" + sys.argv[2], num_processes=2, process_id=int(sys.argv[1]))
+    import jax.numpy as jnp, numpy as np
+    import nne_jax as nj
+    from nne_jax.parallel import population_mesh
+    assert jax.process_count() == 2 and jax.device_count() == 2 and jax.local_device_count() == 1
+    task = nj.mlp_task(jax.random.PRNGKey(0), num_genes=120, beta=0.03, num_inputs=20, num_hidden=24, num_classes=3, density=0.3)
+    x = jax.random.uniform(jax.random.PRNGKey(1), (200, 20)); y = jnp.arange(200) % 3
+    nne = nj.NNE(num_genes=120, pop_size=32, eps=0.5, fitness_shaping="standardize", update_rule="multiplicative_weights")
+    state = nne.init(jax.random.PRNGKey(2))
+    mesh = population_mesh()  # spans both processes' devices: each process evaluates 16 genotypes
+    if sys.argv[3] == "single":
+        mesh = None
+    state, _ = nj.run_generations(nne, task.replace(mesh=mesh), state, jax.random.PRNGKey(3), x, y, 15, batch_size=50)
+    np.save(sys.argv[4], np.asarray(state.allele_freqs.addressable_data(0)))
+    """
+)
+
+SINGLE = WORKER.split("jax.config.update")[0] + WORKER.split("jax.distributed.initialize")[1].split("\n", 1)[1].replace(
+    "assert jax.process_count() == 2 and jax.device_count() == 2 and jax.local_device_count() == 1", "mesh = None"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_match_one(tmp_path):
+    port = str(_free_port())
+    outs = [tmp_path / f"p{i}.npy" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(i), port, "sharded", str(outs[i])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    single = tmp_path / "single.npy"
+    one = subprocess.run([sys.executable, "-c", SINGLE, "0", "0", "single", str(single)], capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    p0, p1, ref = (np.load(p) for p in (*outs, single))
+    np.testing.assert_array_equal(p0, p1)  # replicated state agrees across processes
+    np.testing.assert_allclose(p0, ref, rtol=1e-4, atol=1e-5)  # equal up to float reduction order
