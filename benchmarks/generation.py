@@ -115,6 +115,19 @@ def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps:
             "numpy_seconds_per_generation": None, "evosax_seconds_per_generation": None}
 
 
+def bf16_effect_on_delta(pop: int, genes: int, batch: int, hidden: int) -> dict[str, float]:
+    """How much the genespace path's bfloat16 matmul changes δ (genotypes are exact in bf16; Z rounds)."""
+    task = nj.mlp_task(jax.random.PRNGKey(0), genes, num_hidden=hidden)
+    g = nj.sample_genotypes(jax.random.PRNGKey(1), jax.random.uniform(jax.random.PRNGKey(2), (genes,)), pop)
+    x = jax.random.uniform(jax.random.PRNGKey(3), (batch, 784))
+    y = jnp.arange(batch, dtype=jnp.int32) % 10
+    ref = nj.delta_fitness(nj.population_logits(task.arch, task.wg, g, x, "genespace", pop_chunk=250), y)
+    low = nj.delta_fitness(nj.population_logits(task.arch, task.wg, g, x, "genespace", pop_chunk=250, matmul_dtype="bfloat16"), y)
+    ranks = lambda v: np.argsort(np.argsort(np.asarray(v)))
+    return {"max_abs_delta_error": float(jnp.max(jnp.abs(ref - low))), "mean_abs_delta_error": float(jnp.mean(jnp.abs(ref - low))),
+            "delta_std": float(jnp.std(ref)), "rank_correlation": float(np.corrcoef(ranks(ref), ranks(low))[0, 1])}
+
+
 def numpy_seconds(pop: int, genes: int, batch: int, hidden: int, reps: int) -> float:
     from benchmarks.numpy_generation import NumpyNNE
 
@@ -208,6 +221,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         print(f"\npaper shape (N=n=h=1000, B=50): fastest NNE path {best:.4f} s/gen; NumPy baseline {np_s:.2f} s/gen "
               f"(x{np_s / best:.0f}); evosax Open_ES {'n/a' if es_s is None else f'{es_s:.4f} s/gen (NNE is x{es_s / best:.2f} its speed)'}")
         del paper
+        effect = bf16_effect_on_delta(1000, 1000, 50, 1000)
+        print(f"genespace bfloat16 vs float32 on δ (N=1000, B=50): max |Δδ| {effect['max_abs_delta_error']:.4f}, "
+              f"mean |Δδ| {effect['mean_abs_delta_error']:.5f} (std of δ across genotypes {effect['delta_std']:.3f}), "
+              f"rank correlation {effect['rank_correlation']:.5f}")
+        for r in rows:
+            if r["path"] == "genespace":
+                r["bf16_effect_on_delta"] = effect
     kind = jax.devices()[0].device_kind.lower().replace(" ", "_") if jax.devices()[0].platform != "cpu" else "cpu"
     out = args.out or RESULTS / "benchmarks" / f"{'h100' if 'h100' in kind else 'h200' if 'h200' in kind else kind}.json"
     write_json(out, rows)

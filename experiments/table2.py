@@ -294,7 +294,14 @@ def summarize(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _order(r: dict[str, Any]) -> tuple:
+    base = r["model"].split("@")[0].split("/")[0]
+    rank = {"SGD": 0, "SignSGD": 1}.get(base, 2)
+    return (rank, r.get("k_cap") or 0, base, r["model"])
+
+
 def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
+    """Bars (ours vs the paper's dashed lines), test curves and online train-accuracy curves."""
     try:
         import matplotlib
 
@@ -303,40 +310,53 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
     except ImportError:
         return None
     hs = sorted({r["h"] for r in rows})
-    fig, axes = plt.subplots(2, len(hs), figsize=(7 * len(hs), 11), squeeze=False)
     runs = [json.loads(f.read_text()) for f in sorted((out / "runs").glob("*.json"))]
+    fig, axes = plt.subplots(3, len(hs), figsize=(7.5 * len(hs), 15), squeeze=False, gridspec_kw={"height_ratios": [1.4, 1, 1]})
+    shown = ("SGD", "SignSGD", "DNN:signed-argmax", "DNN:perceptron", "DNN:formula", "DNN:prose")
+    colors = {name: f"C{i}" for i, name in enumerate(shown)}
     for col, h in enumerate(hs):
         ax = axes[0, col]
-        hr = [r for r in rows if r["h"] == h]
-        labels = [f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''} ({r['epochs']}ep, {r['seeds']}s)" for r in hr]
+        hr = sorted((r for r in rows if r["h"] == h), key=_order, reverse=True)
         ys = np.arange(len(hr))
-        ax.barh(ys, [r["test_accuracy"] for r in hr], xerr=[r["std"] or 0 for r in hr], color=["C0" if r["model"] == "SGD" else "C1" if r["model"] == "SignSGD" else "C2" for r in hr])
-        for name, color in (("SGD", "C0"), ("SignSGD", "C1"), ("DNN", "C2")):
+        accs = [r["test_accuracy"] for r in hr]
+        ax.barh(ys, accs, xerr=[r["std"] or 0 for r in hr], color=[colors.get(r["model"], "0.6") for r in hr], hatch=None)
+        for patch, r in zip(ax.patches, hr):
+            if r["k_cap"]:
+                patch.set_hatch("//")
+        for y_, a in zip(ys, accs):
+            ax.text(min(a, 100) + 1, y_, f"{a:.2f}", va="center", fontsize=7)
+        for name in ("SGD", "SignSGD", "DNN"):
             if h in PAPER:
-                ax.axvline(PAPER[h][name], color=color, ls="--", lw=1, label=f"paper {name} {PAPER[h][name]}")
-        ax.set_yticks(ys, labels, fontsize=7)
-        ax.set_xlim(0, 100)
+                ax.axvline(PAPER[h][name], color=colors.get(name, colors["DNN:signed-argmax"]), ls="--", lw=1, label=f"paper {name} {PAPER[h][name]}")
+        ax.set_yticks(ys, [f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''} ({r['epochs']} ep, {r['seeds']} seeds)" for r in hr], fontsize=7)
+        ax.set_xlim(0, 105)
         ax.set_xlabel("test accuracy % (full 10k test set; mean ± std over seeds)")
         ax.set_title(f"h = {h}")
-        ax.legend(fontsize=7, loc="lower right")
-        ax = axes[1, col]
-        curves: dict[str, list] = {}
+        if h in PAPER:
+            ax.legend(fontsize=7, loc="lower right")
+        curves: dict[tuple, list] = {}
         for r in runs:
-            if r["h"] == h and (r["model"] in ("SGD", "SignSGD", "DNN:signed-argmax", "DNN:perceptron", "DNN:formula", "DNN:prose")):
-                curves.setdefault(f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''}", []).append(r)
-        for name, rs in sorted(curves.items()):
+            if r["h"] == h and r["model"] in shown:
+                curves.setdefault((r["model"], r["k_cap"]), []).append(r)
+        for (name, k), rs in sorted(curves.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+            label, style = f"{name}{' k=' + str(k) if k else ''}", "--" if k else "-"
             n = min(len(r["curve_acc"]) for r in rs)
-            ax.plot(rs[0]["curve_epoch"][:n], np.mean([r["curve_acc"][:n] for r in rs], 0), marker=".", label=name)
-        ax.set_xlabel("epoch")
-        sizes = {r["curve_set_size"] for r in runs if r["h"] == h}
-        ax.set_ylabel(f"test accuracy % on the first {'/'.join(map(str, sorted(sizes)))} test images")
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("Table 2: frozen Kaiming-uniform 784→h layer, readout trained by Adam / SignSGD / dopamine-gated plasticity")
+            axes[1, col].plot(rs[0]["curve_epoch"][:n], np.mean([r["curve_acc"][:n] for r in rs], 0), style, marker=".", color=colors[name], label=label)
+            n = min(len(r["train_acc"]) for r in rs)
+            axes[2, col].plot(np.arange(1, n + 1), np.mean([r["train_acc"][:n] for r in rs], 0), style, color=colors[name], label=label)
+        sizes = sorted({r["curve_set_size"] for r in runs if r["h"] == h})
+        axes[1, col].set_ylabel(f"test accuracy % (first {'/'.join(map(str, sizes))} test images)")
+        axes[2, col].set_ylabel("online train accuracy % (before each update)")
+        axes[2, col].set_xscale("log")
+        for ax in axes[1:, col]:
+            ax.set_xlabel("epoch")
+            ax.set_ylim(0, 100)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.suptitle("Table 2: frozen U(±1/28) 784→h ReLU layer; readout by Adam ('SGD') / SignSGD / dopamine-gated plasticity (mean over seeds)")
     fig.tight_layout()
     path = out / "table2.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -360,6 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--chunk", type=int, default=None, help="epochs per checkpoint (default 25, or 50 for h > 10000)")
     p.add_argument("--data-dir", default=None, help="MNIST IDX dir (default $NNE_DATA_DIR)")
     p.add_argument("--out", default=None, help="output dir (default results/table2)")
+    p.add_argument("--plot-only", action="store_true", help="only rebuild summary.json and table2.png from runs/")
     p.add_argument("--quick", action="store_true", help="smoke run: h=1000, 4 epochs, 1 seed, 20/digit -> results/table2/quick")
     args = p.parse_args(argv)
     command = "python -m experiments.table2 " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
@@ -367,23 +388,30 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.epochs, args.seeds, args.per_class = 4, 1, 20
         args.h = [1000] if args.h == [1000, 100000] else args.h
-        args.variants, args.sweep_variants, args.k_cap, args.batch_size = ["signed-argmax", "perceptron", "prose"], [], [], 20
+        if args.variants == MAIN_VARIANTS:
+            args.variants = ["signed-argmax", "perceptron", "prose"]
+        args.sweep_variants, args.k_cap, args.batch_size = [], [], 20
         out = out / "quick"
     for v in list(args.variants) + list(args.sweep_variants) + list(args.kcap_variants):
         parse_variant(v, None)
     t0 = time.perf_counter()
-    xtr, ytr = load_mnist("train", args.data_dir)
-    xte, yte = load_mnist("test", args.data_dir)
-    data = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
     print(f"device: {device_description()}; out: {out}", flush=True)
+    if not args.plot_only:
+        xtr, ytr = load_mnist("train", args.data_dir)
+        xte, yte = load_mnist("test", args.data_dir)
+        data = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
     chunk_arg = args.chunk
-    for h in args.h:
+    for h in [] if args.plot_only else args.h:
         args.chunk = chunk_arg or (25 if h <= 10_000 else 50)
         for seed in range(args.seed_offset, args.seed_offset + args.seeds):
             run_seed(h, seed, args, data, out, command)
     rows = summarize(out)
     png = plot(out, rows)
-    write_json(out / "details.json", {**metadata(command), "paper": PAPER, "rows": rows, "total_wall_seconds": time.perf_counter() - t0})
+    if not args.plot_only:
+        details = out / "details.json"
+        log = json.loads(details.read_text()).get("invocations", []) if details.exists() else []
+        log.append({**metadata(command), "total_wall_seconds": round(time.perf_counter() - t0, 1)})
+        write_json(details, {"paper": PAPER, "rows": rows, "invocations": log})
     for r in rows:
         print(f"{r['model']:28s} h={r['h']:6d} k={str(r['k_cap']):4s} {r['test_accuracy']:6.2f} ± {r['std'] if r['std'] is not None else float('nan'):5.2f}  seeds={r['seeds']} epochs={r['epochs']} wall={r['wall_seconds']:.1f}s")
     print(f"wrote {out / 'summary.json'}{', ' + str(png) if png else ''}; total {time.perf_counter() - t0:.1f}s", flush=True)

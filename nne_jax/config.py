@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from nne_jax.fitness import Fitness
 from nne_jax.strategy import NNE
 
 __all__ = ["RunConfig", "PRESETS", "apply_overrides"]
@@ -35,6 +36,8 @@ class RunConfig:
     p_min: float = 0.0
     p_max: float = 1.0
     fixation: float | None = None
+    fitness: str = "delta"
+    temperature: float = 1.0
     beta: float = 0.0025
     num_hidden: int = 1000
     k_cap: int | None = None
@@ -44,11 +47,15 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.strategy()  # validates the NNE fields with their own error messages
+        self.fitness_fn()
         for field in ("generations", "batch_size", "eval_every", "num_hidden", "per_class"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
         if not 0.0 < self.beta <= 1.0:
             raise ValueError(f"beta must be in (0, 1], got {self.beta}")
+
+    def fitness_fn(self) -> Fitness:
+        return Fitness(self.fitness, self.temperature)
 
     def strategy(self) -> NNE:
         return NNE(
@@ -79,7 +86,7 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
             changes[name] = None
         elif isinstance(current, tuple):
             changes[name] = tuple(float(v) for v in raw.split(","))
-        elif isinstance(current, int) or name in ("k_cap",):
+        elif isinstance(current, int) or name == "k_cap":
             changes[name] = int(raw)
         elif isinstance(current, float) or current is None:
             changes[name] = float(raw)

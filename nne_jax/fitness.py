@@ -9,6 +9,7 @@ rewards; all are invariant to the scale of the raw fitness except ``"none"``.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import jax
@@ -16,7 +17,17 @@ import jax.numpy as jnp
 
 Array = jax.Array
 
-__all__ = ["cross_entropy", "delta_fitness", "accuracy", "SHAPINGS", "standardize", "centered_ranks"]
+__all__ = [
+    "cross_entropy",
+    "delta_fitness",
+    "neg_cross_entropy",
+    "accuracy",
+    "FITNESSES",
+    "Fitness",
+    "SHAPINGS",
+    "standardize",
+    "centered_ranks",
+]
 
 
 def cross_entropy(logits: Array, labels: Array) -> Array:
@@ -30,6 +41,11 @@ def delta_fitness(logits: Array, labels: Array) -> Array:
     alpha = jnp.log(logits.shape[-1])
     loss = cross_entropy(logits, labels)
     return jnp.mean(jnp.maximum(0.0, alpha**2 - loss**2), axis=-1)
+
+
+def neg_cross_entropy(logits: Array, labels: Array) -> Array:
+    """``−mean_s L_s``: logits ``(..., B, C)``, labels ``(B,)`` → ``(...)`` (no clipping: a signal on every example)."""
+    return -jnp.mean(cross_entropy(logits, labels), axis=-1)
 
 
 def accuracy(logits: Array, labels: Array) -> Array:
@@ -49,6 +65,30 @@ def centered_ranks(fitness: Array) -> Array:
     n = fitness.shape[0]
     ranks = jnp.argsort(jnp.argsort(fitness)).astype(jnp.float32)
     return ranks / max(n - 1, 1) - 0.5
+
+
+FITNESSES: dict[str, Callable[[Array, Array], Array]] = {"delta": delta_fitness, "neg_cross_entropy": neg_cross_entropy}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitness:
+    """A named fitness of ``(logits (N, B, C), labels (B,)) -> (N,)`` with a softmax temperature.
+
+    ``temperature`` divides the logits before the loss (the predictions, i.e. the argmax, do not
+    change). The paper's δ is ``Fitness("delta", 1.0)``. Hashable, so jit can treat it as static.
+    """
+
+    name: str = "delta"
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.name not in FITNESSES:
+            raise ValueError(f"unknown fitness {self.name!r}; choose from {sorted(FITNESSES)}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+    def __call__(self, logits: Array, labels: Array) -> Array:
+        return FITNESSES[self.name](logits / self.temperature, labels)
 
 
 SHAPINGS: dict[str, Callable[[Array], Array]] = {

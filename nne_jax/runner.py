@@ -28,7 +28,15 @@ from nne_jax.strategy import NNEState
 
 __all__ = ["evolve", "make_task"]
 
-CURVE_KEYS = ("generation", "train_seconds", "test_accuracy", "mean_fitness", "best_fitness", "batch_accuracy")
+CURVE_KEYS = ("generation", "train_seconds", "test_accuracy", "mean_fitness", "best_fitness", "batch_accuracy", "allele_convergence")
+# x grid of the allele-convergence curve (the paper's Figure 2): fraction of genes with min(p, 1-p) > x
+CONVERGENCE_X = tuple(round(0.025 * i, 3) for i in range(21))
+
+
+def allele_convergence(allele_freqs: np.ndarray) -> list[float]:
+    """Fraction of genes whose allele frequency is farther than ``x`` from 0 and 1, for x in CONVERGENCE_X."""
+    dist = np.minimum(allele_freqs, 1.0 - allele_freqs)
+    return [float(np.mean(dist > x)) for x in CONVERGENCE_X]
 
 
 def make_task(config: RunConfig, seed: int, num_classes: int) -> MLPTask:
@@ -71,7 +79,8 @@ def evolve(
     if restored is not None:
         step, saved = restored
         state = NNEState(jnp.asarray(saved["allele_freqs"]), jnp.asarray(saved["fixed"]), jnp.asarray(saved["generation"]))
-        curves = {k: [None if (isinstance(v, float) and np.isnan(v)) else v for v in np.asarray(saved["curves"][k]).tolist()] for k in CURVE_KEYS}
+        length = len(np.asarray(saved["curves"]["generation"]))
+        curves = {k: _from_saved(saved["curves"].get(k), length) for k in CURVE_KEYS}
         train_seconds = float(saved["train_seconds"])
         _truncate_jsonl(ckpt_dir / "metrics.jsonl", step)
         if log:
@@ -83,17 +92,19 @@ def evolve(
         return float(network_accuracy(mlp, mean_weights(mlp, s.allele_freqs), test_x, test_y))
 
     if not curves["generation"]:
-        for k, v in zip(CURVE_KEYS, (0, 0.0, test_accuracy(state), None, None, None)):
+        for k, v in zip(CURVE_KEYS, (0, 0.0, test_accuracy(state), None, None, None, allele_convergence(np.asarray(state.allele_freqs)))):
             curves[k].append(v)
     while int(state.generation) < config.generations:
         target = min(int(state.generation) + config.eval_every, config.generations)
         start = time.perf_counter()
-        state, metrics = run_generations(nne, mlp, state, run_key, x, y, target, config.batch_size, chunk_size=config.eval_every)
+        state, metrics = run_generations(nne, mlp, state, run_key, x, y, target, config.batch_size, chunk_size=config.eval_every,
+                                         fitness_fn=config.fitness_fn())
         jax.block_until_ready(state.allele_freqs)
         train_seconds += time.perf_counter() - start
         point = {"generation": target, "train_seconds": train_seconds, "test_accuracy": test_accuracy(state),
                  "mean_fitness": float(metrics.mean_fitness[-1]), "best_fitness": float(metrics.best_fitness[-1]),
-                 "batch_accuracy": float(np.mean(np.asarray(metrics.mean_weights_accuracy)))}
+                 "batch_accuracy": float(np.mean(np.asarray(metrics.mean_weights_accuracy))),
+                 "allele_convergence": allele_convergence(np.asarray(state.allele_freqs))}
         for k in CURVE_KEYS:
             curves[k].append(point[k])
         p = np.asarray(state.allele_freqs)
@@ -110,6 +121,13 @@ def evolve(
                 f"mean δ {point['mean_fitness']:.3f}  test acc (W·p) {100 * point['test_accuracy']:5.2f}%  "
                 f"p near 0/1: {100 * point['near_0_or_1']:4.1f}%  ETA {(config.generations - target) / rate / 60:5.1f} min")
     return {"task": mlp, "state": state, "curves": curves, "train_seconds": train_seconds, "config": identity}
+
+
+def _from_saved(values: np.ndarray | None, length: int) -> list:
+    """A restored curve as a list, NaN → None (a curve missing from an older checkpoint: all None)."""
+    if values is None:
+        return [None] * length
+    return [None if (isinstance(v, float) and np.isnan(v)) else v for v in np.asarray(values).tolist()]
 
 
 def _truncate_jsonl(path: Path, step: int) -> None:

@@ -69,10 +69,9 @@ def test_prose_reading_is_a_noop_when_it_fires():
     feats = jax.nn.relu(jax.random.normal(jax.random.PRNGKey(3), (60, h)))
     labels = jnp.arange(60) % c
     ro = dnn.init_readout(jax.random.PRNGKey(4), h, c)
-    for rule in ("prose", "prose-argmax"):
-        ro2, m = dnn.train_dnn(ro, feats, labels, key, rule=rule, num_epochs=3)
-        np.testing.assert_array_equal(np.asarray(ro2.w), np.asarray(ro.w))
-        assert float(m.update_fraction.max()) == 0.0
+    ro2, m = dnn.train_dnn(ro, feats, labels, key, rule="prose", num_epochs=3)
+    np.testing.assert_array_equal(np.asarray(ro2.w), np.asarray(ro.w))
+    assert float(m.update_fraction.max()) == 0.0
 
 
 # ---------------------------------------------------------------- model: init, k-cap, frozen layer
@@ -119,7 +118,7 @@ def test_frozen_layer_stays_frozen():
     np.testing.assert_array_equal(np.asarray(dnn.hidden_features(layer, x)), np.asarray(feats))
     assert not np.allclose(np.asarray(ro_dnn.w), np.asarray(ro.w)) and not np.allclose(np.asarray(ro_adam.w), np.asarray(ro.w))
     np.testing.assert_array_equal(np.asarray(ro_dnn.b), np.asarray(ro.b))  # the rule has no presynaptic neuron for b
-    # gradients of the baseline loss reach only the readout: the trainer never sees the layer
+    # the trainers only ever see features; streamed evaluation through the same layer agrees
     stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), ro_dnn, ro_adam)
     acc = dnn.evaluate_readouts(layer, stacked, x, y, chunk=16)
     np.testing.assert_allclose(np.asarray(acc), [float(dnn.accuracy(ro_dnn, feats, y)), float(dnn.accuracy(ro_adam, feats, y))], atol=1e-6)
@@ -232,10 +231,13 @@ def test_table2_quick_on_mnist(tmp_path):
 
     from experiments import table2
 
-    table2.main(["--quick", "--out", str(tmp_path)])
+    table2.main(["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose"])
     rows = {r["model"]: r for r in json.loads((tmp_path / "quick" / "summary.json").read_text())}
-    assert set(rows) == {"SGD", "SignSGD", "DNN:signed-argmax", "DNN:perceptron", "DNN:prose"}
+    assert set(rows) == {"SGD", "DNN:perceptron", "DNN:prose"}
     assert set(rows["SGD"]) == {"model", "h", "k_cap", "test_accuracy", "std", "seeds", "epochs", "train_size", "wall_seconds", "device", "command"}
     assert rows["SGD"]["test_accuracy"] > 50 and rows["DNN:perceptron"]["test_accuracy"] > 40
-    assert abs(rows["DNN:prose"]["test_accuracy"] - rows["DNN:prose"]["test_accuracy"]) < 1e-9 and rows["DNN:prose"]["test_accuracy"] < 20
+    assert rows["DNN:prose"]["test_accuracy"] < 20  # never fires from the near-uniform start
+    table2.main(["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose"])  # all done: no-op
+    assert json.loads((tmp_path / "quick" / "summary.json").read_text())[0]["seeds"] == 1
+    pytest.importorskip("matplotlib")  # the figure is optional (matplotlib is an `experiments` extra)
     assert (tmp_path / "quick" / "table2.png").stat().st_size > 0
