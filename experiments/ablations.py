@@ -17,17 +17,26 @@ from experiments.common import RESULTS, metadata, write_json
 
 OUT = RESULTS / "ablations"
 
-# (tag, base preset, overrides): a ladder from the paper's method to the fast preset, then
-# single changes to the fast preset.
+# (tag, base preset, overrides): a ladder from the paper's method to the first fast preset
+# ("fast-delta"), then single changes to it. The committed results/ablations/*.json of variants
+# tagged "fast..." were run when that preset was still called "fast" (their file names, and the
+# git commit inside each file, say so); the configuration is the same.
 VARIANTS: list[tuple[str, str, list[str]]] = [
     ("faithful", "faithful", []),
     ("+standardize", "faithful", ["fitness_shaping=standardize", "eps=0.3"]),
     ("+mw", "faithful", ["fitness_shaping=standardize", "update_rule=multiplicative_weights", "eps=1.0"]),
     ("+antithetic", "faithful", ["fitness_shaping=standardize", "update_rule=multiplicative_weights", "eps=1.0", "antithetic=true"]),
-    ("fast", "fast", []),
-    ("fast-ranks", "fast", ["fitness_shaping=centered_ranks", "eps=3.0"]),
-    ("fast-eps2", "fast", ["eps=2.0"]),
-    ("fast-n4000", "fast", ["num_genes=4000"]),
+    ("fast", "fast-delta", []),
+    ("fast-ranks", "fast-delta", ["fitness_shaping=centered_ranks", "eps=3.0"]),
+    ("fast-eps2", "fast-delta", ["eps=2.0"]),
+    ("fast-n4000", "fast-delta", ["num_genes=4000"]),
+    ("fast-T10", "fast-delta", ["temperature=10.0"]),
+    ("fast-ce", "fast-delta", ["fitness=neg_cross_entropy"]),
+    ("fast-ce-T10", "fast-delta", ["fitness=neg_cross_entropy", "temperature=10.0"]),
+    ("fast-n8000", "fast-delta", ["num_genes=8000"]),
+    ("fast-ce-eps2", "fast-delta", ["fitness=neg_cross_entropy", "eps=2.0"]),
+    ("fast-ce-n4000", "fast-delta", ["fitness=neg_cross_entropy", "num_genes=4000"]),
+    ("fast-ce-n8000", "fast-delta", ["fitness=neg_cross_entropy", "num_genes=8000"]),
 ]
 
 

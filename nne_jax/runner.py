@@ -118,7 +118,7 @@ def evolve(
         if log:
             rate = target / max(train_seconds, 1e-9)
             log(f"[{task_name} {config.name} seed {seed}] gen {target:6d}/{config.generations}  {rate:6.2f} gen/s  "
-                f"mean δ {point['mean_fitness']:.3f}  test acc (W·p) {100 * point['test_accuracy']:5.2f}%  "
+                f"mean fitness {point['mean_fitness']:.3f}  test acc (W·p) {100 * point['test_accuracy']:5.2f}%  "
                 f"p near 0/1: {100 * point['near_0_or_1']:4.1f}%  ETA {(config.generations - target) / rate / 60:5.1f} min")
     return {"task": mlp, "state": state, "curves": curves, "train_seconds": train_seconds, "config": identity}
 
