@@ -2,7 +2,8 @@
 
 Open_ES optimises the network's ``m`` real-valued link weights directly (Adam, σ = 0.02,
 lr = 0.01, antithetic noise, centred-rank shaping — evosax's defaults plus the settings the
-issue names), with the same population, minibatch and fitness δ (evosax minimises: it gets −δ).
+issue names), with the same population, minibatch and fitness as the NNE run it is compared
+with (default δ; evosax minimises, so it gets −fitness).
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from nne_jax.networks import mlp_forward_population
 from nne_jax.parallel import shard_population
 
 
-def open_es(task: MLPTask, pop_size: int, batch_size: int, sigma: float = 0.02, lr: float = 0.01) -> tuple[Callable, Callable, Callable]:
+def open_es(
+    task: MLPTask, pop_size: int, batch_size: int, sigma: float = 0.02, lr: float = 0.01, fitness_fn: Callable = delta_fitness
+) -> tuple[Callable, Callable, Callable]:
     """Returns ``(init(key) -> state, step(state, key, train_x, train_y) -> state, weights(state) -> (S,))``.
 
     If ``task.mesh`` is set, the population's forward pass is split over it exactly as NNE's is.
@@ -52,7 +55,7 @@ def open_es(task: MLPTask, pop_size: int, batch_size: int, sigma: float = 0.02, 
         inputs, labels = train_x[idx], train_y[idx]
 
         def evaluate(pop: jax.Array) -> jax.Array:
-            return delta_fitness(mlp_forward_population(arch, to_slots(pop.T), inputs), labels)
+            return fitness_fn(mlp_forward_population(arch, to_slots(pop.T), inputs), labels)
 
         fitness = evaluate(population) if task.mesh is None else shard_population(evaluate, task.mesh, pop_size)(population)
         state, _ = es.tell(k_tell, population, -fitness, state, params)

@@ -76,14 +76,15 @@ def plot(path: Path) -> Path:
 
     res = json.loads(path.read_text())
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for tag, v in res["variants"].items():
+    colors = plt.get_cmap("tab20").colors
+    for i, (tag, v) in enumerate(res["variants"].items()):
         acc = [100 * x for x in v["curve"]["test_accuracy"]]
         style = "-" if tag.startswith("fast") else "--"
-        a.plot(v["curve"]["generation"], acc, style, label=tag)
-        b.plot(v["curve"]["train_seconds"], acc, style, label=tag)
+        a.plot(v["curve"]["generation"], acc, style, color=colors[i % 20], label=tag)
+        b.plot(v["curve"]["train_seconds"], acc, style, color=colors[i % 20], label=tag)
     for ax, xl in ((a, "generation"), (b, "training wall time (s)")):
         ax.set_xlabel(xl), ax.set_ylabel("test accuracy of W·p (%)"), ax.grid(alpha=0.3)
-    a.legend(fontsize=7)
+    a.legend(fontsize=6, ncol=2)
     fig.suptitle(f"fast-NNE ablations, MNIST {res['task']}, seed {res['seed']} ({res['device']})", fontsize=9)
     fig.tight_layout()
     out = path.with_suffix(".png")

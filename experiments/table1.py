@@ -36,12 +36,18 @@ from nne_jax.runner import evolve, make_task
 OUT = RESULTS / "table1"
 
 
-def signsgd_readout(mlp: nj.MLPTask, allele_freqs: jax.Array, data: dict[str, np.ndarray], seed: int, steps: int, lrs: tuple[float, ...]) -> dict[str, Any]:
-    """NNE + SignSGD: a genotype sampled from ``p`` initialises the net (as in the paper); its
-    output layer is trained by equation (4), batch 50; ε' is chosen on the validation set."""
+def signsgd_readout(mlp: nj.MLPTask, allele_freqs: jax.Array, data: dict[str, np.ndarray], seed: int, steps: int, lrs: tuple[float, ...],
+                    start: str = "sampled") -> dict[str, Any]:
+    """NNE + SignSGD: the output layer of an evolved network trained by equation (4), batch 50;
+    ε' chosen on the validation set. ``start="sampled"``: a genotype sampled from ``p`` (the paper:
+    "we randomly initialize the network weights using allele distribution learned"); ``"mean"``:
+    the mean-weight network ``W p``."""
     key = jax.random.PRNGKey(20_000 + seed)
-    genotype = nj.sample_genotypes(key, allele_freqs, 1)[0]
-    w1, w2 = nj.dense_params(mlp.arch, nj.generate_weights(mlp.wg, genotype))
+    if start == "sampled":
+        weights = nj.generate_weights(mlp.wg, nj.sample_genotypes(key, allele_freqs, 1)[0])
+    else:
+        weights = nj.mean_weights(mlp, allele_freqs)
+    w1, w2 = nj.dense_params(mlp.arch, weights)
     x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
 
     def acc(w: jax.Array, split: str) -> float:
@@ -51,7 +57,7 @@ def signsgd_readout(mlp: nj.MLPTask, allele_freqs: jax.Array, data: dict[str, np
     trials = {lr: train_readout_signsgd(jax.random.fold_in(key, 1), w1, w2, x, y, lr, steps) for lr in lrs}
     val = {lr: acc(w, "val") for lr, w in trials.items()}
     best = max(val, key=val.get)
-    return {"start_test_accuracy": acc(w2, "test"), "test_accuracy": acc(trials[best], "test"), "learning_rate": best,
+    return {"start": start, "start_test_accuracy": acc(w2, "test"), "test_accuracy": acc(trials[best], "test"), "learning_rate": best,
             "validation_accuracy": {str(k): v for k, v in val.items()}, "steps": steps, "batch_size": 50}
 
 
@@ -68,13 +74,14 @@ def sgd_baseline(mlp: nj.MLPTask, data: dict[str, np.ndarray], task: str, seeds:
             "optimizer": "adam(1e-3)", "batch_size": 50, "wall_seconds": time.perf_counter() - start}
 
 
-def run_peer(task: str, seed: int, data: dict[str, np.ndarray], generations: int, eval_every: int, pop_size: int, batch_size: int) -> dict[str, Any]:
+def run_peer(task: str, seed: int, data: dict[str, np.ndarray], generations: int, preset: Any) -> dict[str, Any]:
     """evosax Open_ES (Adam, σ = 0.02, lr = 0.01) on the same masked network's real-valued link
-    weights, same images, population and minibatch, fitness −δ; test accuracy of its mean."""
+    weights, same images, population, minibatch and fitness as the NNE preset; test accuracy of its mean."""
+    eval_every, pop_size, batch_size = preset.eval_every, preset.pop_size, preset.batch_size
     from benchmarks.peers import open_es
 
     mlp = make_task(dataclasses.replace(PRESETS["fast"], num_genes=1, pop_size=pop_size), seed, len(CLASSES[task]))  # NNE's mask
-    init, step, weights = open_es(mlp, pop_size, batch_size)
+    init, step, weights = open_es(mlp, pop_size, batch_size, fitness_fn=preset.fitness_fn())
     x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
     test_x, test_y = jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"])
     state, key = init(jax.random.PRNGKey(50_000 + seed)), jax.random.PRNGKey(60_000 + seed)
@@ -90,7 +97,8 @@ def run_peer(task: str, seed: int, data: dict[str, np.ndarray], generations: int
             curves["generation"].append(g), curves["train_seconds"].append(seconds), curves["test_accuracy"].append(acc)
             print(f"[{task} peer open_es seed {seed}] gen {g:5d}  {g / seconds:6.2f} gen/s  test acc {100 * acc:5.2f}%", flush=True)
     return {"curves": curves, "wall_seconds": seconds, "config": {"algorithm": "evosax.Open_ES", "sigma": 0.02, "optimizer": "adam(0.01)",
-            "pop_size": pop_size, "batch_size": batch_size, "generations": generations, "fitness": "-delta", "task": task, "seed": seed}}
+            "pop_size": pop_size, "batch_size": batch_size, "generations": generations, "fitness": dataclasses.asdict(preset.fitness_fn()),
+            "task": task, "seed": seed}}
 
 
 def seconds_to(curves: dict[str, list], threshold: float) -> float | None:
@@ -102,12 +110,12 @@ def seconds_to(curves: dict[str, list], threshold: float) -> float | None:
 
 
 def update_summary(rows: list[dict[str, Any]]) -> None:
+    """Replaces, in ``results/table1/summary.json``, every row of the same (model, task, preset)."""
     path = OUT / "summary.json"
     existing = json.loads(path.read_text()) if path.exists() else []
-    keyf = lambda r: (r["model"], r["task"], r["preset"], r["eval"])
-    merged = {keyf(r): r for r in existing}
-    merged.update({keyf(r): r for r in rows})
-    write_json(path, sorted(merged.values(), key=lambda r: (r["task"], r["model"], str(r["preset"]), str(r["eval"]))))
+    replaced = {(r["model"], r["task"], r["preset"]) for r in rows}
+    kept = [r for r in existing if (r["model"], r["task"], r["preset"]) not in replaced]
+    write_json(path, sorted(kept + rows, key=lambda r: (r["task"], r["model"], str(r["preset"]), str(r["eval"]))))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -151,13 +159,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                  seconds_to_paper=seconds_to(curves, paper["NNE"] / 100) if mode == "mean-weights" else None,
                  device=result["device"], command=command) for mode, acc in evals.items()]
     if not args.no_baselines:
-        start = time.perf_counter()
-        sign = signsgd_readout(mlp, state.allele_freqs, data, args.seed, preset.signsgd_steps, preset.signsgd_lrs)
-        sign["wall_seconds"] = time.perf_counter() - start
-        result["signsgd"] = sign
-        rows.append(dict(model="NNE+SignSGD", task=args.task, preset=preset.name, eval=None,
-                         test_accuracy=100 * sign["test_accuracy"], std=None, seeds=1, generations=preset.generations,
-                         wall_seconds=run["train_seconds"] + sign["wall_seconds"], seconds_to_paper=None, device=result["device"], command=command))
+        result["signsgd"] = {}
+        for start_from, eval_name in (("sampled", "sampled-mean"), ("mean", "mean-weights")):
+            start = time.perf_counter()
+            sign = signsgd_readout(mlp, state.allele_freqs, data, args.seed, preset.signsgd_steps, preset.signsgd_lrs, start_from)
+            sign["wall_seconds"] = time.perf_counter() - start
+            result["signsgd"][start_from] = sign
+            # eval: which network SignSGD started from (a genotype sampled from p, or W·p)
+            rows.append(dict(model="NNE+SignSGD", task=args.task, preset=preset.name, eval=eval_name,
+                             test_accuracy=100 * sign["test_accuracy"], std=None, seeds=1, generations=preset.generations,
+                             wall_seconds=run["train_seconds"] + sign["wall_seconds"],
+                             seconds_to_paper=None, device=result["device"], command=command))
         sgd_path = out / f"sgd_{args.task}.json"
         sgd = json.loads(sgd_path.read_text()) if sgd_path.exists() else None
         if sgd is None or sgd.get("train_size") != len(data["train_x"]):
@@ -168,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          seeds=sgd["seeds"], generations=None, wall_seconds=sgd["wall_seconds"], seconds_to_paper=None,
                          device=sgd["device"], command=sgd["command"]))
     if args.peer_generations:
-        peer = run_peer(args.task, args.seed, data, args.peer_generations, preset.eval_every, preset.pop_size, preset.batch_size)
+        peer = run_peer(args.task, args.seed, data, args.peer_generations, preset)
         peer.update(metadata(command))
         peer["seconds_to_paper_nne"] = seconds_to(peer["curves"], paper["NNE"] / 100)
         write_json(out / f"peer_{args.task}_open_es_seed{args.seed}.json", peer)
@@ -182,7 +194,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plot_table1_curves(out, args.task)
     except ImportError as err:  # matplotlib is an optional extra
         print(f"(no plot: {err})")
-    print(json.dumps({"final_test_accuracy_%": result["final"], "signsgd_%": 100 * result.get("signsgd", {}).get("test_accuracy", float("nan")),
+    print(json.dumps({"final_test_accuracy_%": result["final"],
+                      "signsgd_%": {k: 100 * v["test_accuracy"] for k, v in result.get("signsgd", {}).items()},
                       "sgd_%": 100 * result.get("sgd", {}).get("mean", float("nan"))}, indent=1))
     return result
 

@@ -9,8 +9,11 @@ Core (pure functions, explicit PRNG keys):
 * :mod:`nne_jax.strategy` — ``NNE``: ``init / ask / tell``.
 * :mod:`nne_jax.population` — evaluating all ``N`` networks (dense / sparse / genespace paths).
 * :mod:`nne_jax.generation` — one jitted generation and the ``lax.scan`` runner.
+* :mod:`nne_jax.runner`, :mod:`nne_jax.config`, :mod:`nne_jax.cli` — long checkpointed runs.
+* :mod:`nne_jax.parallel` — the population sharded over devices and processes.
 """
-from nne_jax.fitness import accuracy, centered_ranks, cross_entropy, delta_fitness, standardize
+from nne_jax.config import PRESETS, RunConfig
+from nne_jax.fitness import Fitness, accuracy, centered_ranks, cross_entropy, delta_fitness, neg_cross_entropy, standardize
 from nne_jax.generation import MLPTask, Metrics, make_generation, mean_weights, mlp_task, run_generations
 from nne_jax.genetics import allele_rewards, multiplicative_weights_update, sample_genotypes, update_allele_freqs
 from nne_jax.networks import MaskedMLP, dense_forward, dense_params, linear_forward, masked_mlp, mlp_forward
@@ -23,6 +26,10 @@ __version__ = "0.1.0"
 __all__ = [
     "NNE",
     "NNEState",
+    "PRESETS",
+    "RunConfig",
+    "Fitness",
+    "neg_cross_entropy",
     "MLPTask",
     "MaskedMLP",
     "Metrics",
