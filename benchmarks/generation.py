@@ -32,7 +32,8 @@ def _set_host_devices(argv: list[str]) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
 
 
-_set_host_devices(sys.argv)
+if __name__ == "__main__":  # only when run as a program: importing this module changes nothing
+    _set_host_devices(sys.argv)
 
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402

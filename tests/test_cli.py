@@ -27,11 +27,12 @@ def test_bad_override_is_a_clear_error():
 def test_cli_run_resume_and_outputs(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "nne_jax", "run", "--preset", "smoke", "--task", "0-4", "--generations", "20", "--out", str(out), "--devices", "2"]
-    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # --devices decides
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert first.returncode == 0, first.stderr
     assert "gen     20/20" in first.stdout and "gen/s" in first.stdout and "ETA" in first.stdout
     cmd[cmd.index("20")] = "30"
-    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert second.returncode == 0, second.stderr
     assert "resumed from generation 20" in second.stdout
     lines = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]

@@ -12,6 +12,7 @@ import pytest
 
 from nne_jax.checkpoint import list_checkpoints, restore_checkpoint
 
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # --devices decides
 needs_mnist = pytest.mark.skipif(not os.environ.get("NNE_DATA_DIR"), reason="NNE_DATA_DIR not set (real MNIST needed)")
 
 
@@ -25,9 +26,9 @@ def test_sigkill_and_resume_is_bitwise_identical(tmp_path):
     base = [sys.executable, "-m", "nne_jax", "run", "--preset", "smoke", "--task", "0-9", "--generations", "40",
             "--set", "eval_every=4", "--devices", "1"]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    done = subprocess.run(base + ["--out", str(straight)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(base + ["--out", str(straight)], capture_output=True, text=True, timeout=600, env=CLEAN_ENV)
     assert done.returncode == 0, done.stderr
-    proc = subprocess.Popen(base + ["--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(base + ["--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CLEAN_ENV)
     deadline = time.time() + 300
     while len(list_checkpoints(killed)) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -36,7 +37,7 @@ def test_sigkill_and_resume_is_bitwise_identical(tmp_path):
     proc.wait()
     steps_at_kill = [int(p.stem.split("_")[1]) for p in list_checkpoints(killed)]
     assert steps_at_kill and max(steps_at_kill) < 40, "the run finished before it could be killed"
-    resumed = subprocess.run(base + ["--out", str(killed)], capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(base + ["--out", str(killed)], capture_output=True, text=True, timeout=600, env=CLEAN_ENV)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from generation {max(steps_at_kill)}" in resumed.stdout
     from nne_jax.config import PRESETS, apply_overrides
