@@ -21,7 +21,7 @@ from nne_jax.networks import MaskedMLP, masked_mlp, mlp_forward
 from nne_jax.parallel import shard_population
 from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
-from nne_jax.weights import RowBlocks, WeightGeneration, generate_weights, row_blocks, weight_generation
+from nne_jax.weights import WeightGeneration, generate_weights, row_blocks, weight_generation
 
 Array = jax.Array
 
@@ -45,7 +45,7 @@ class MLPTask:
 
     arch: MaskedMLP
     wg: WeightGeneration
-    blocks: RowBlocks | None = None
+    blocks: WeightGeneration | None = None
     path: str = flax.struct.field(pytree_node=False, default="sparse")
     pop_chunk: int | None = flax.struct.field(pytree_node=False, default=None)
     matmul_dtype: str = flax.struct.field(pytree_node=False, default="float32")

@@ -26,41 +26,41 @@ import jax
 import jax.numpy as jnp
 
 from nne_jax.networks import MaskedMLP, _gather_inputs, _k_cap, mlp_forward, mlp_forward_population
-from nne_jax.weights import RowBlocks, WeightGeneration, generate_weights, generate_weights_t
+from nne_jax.weights import WeightGeneration, generate_weights, generate_weights_t
 
 Array = jax.Array
 
 __all__ = ["PATHS", "population_logits", "default_path"]
 
 
-def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
     weights = generate_weights(wg, genotypes)  # (N, S)
     return jax.vmap(lambda w: mlp_forward(arch, w, inputs))(weights)
 
 
-def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
     return mlp_forward_population(arch, generate_weights_t(wg, genotypes.T), inputs)
 
 
-def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
     """The sparse path, one block of hidden units at a time (``lax.scan``): each block's weights
     are generated, used for its first-layer activations and added into the logits while still in
     cache, so neither the ``(S, N)`` weights nor the ``(h, B, N)`` activations are materialised."""
     if blocks is None or arch.k_cap is not None:  # k-cap needs all hidden units at once
         return _sparse(arch, wg, blocks, genotypes, inputs, dtype)
-    k, c, hb = arch.slots_per_unit, arch.num_classes, blocks.rows_per_block // arch.slots_per_row
+    k, c, hb = arch.slots_per_unit, arch.num_classes, blocks.num_rows // arch.slots_per_row
     xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 0, 2))  # (h, B, K)
     xg = xg.reshape(-1, hb, *xg.shape[1:])  # (num_blocks, hb, B, K)
     x_t = genotypes.T.astype(jnp.float32)
 
-    def body(logits: Array, blk: tuple[Array, ...]) -> tuple[Array, None]:
-        data, indices, indptr, xg_b = blk
-        w = (blocks.block(data, indices, indptr) @ x_t).reshape(hb, k + c, -1)  # (hb, K + C, N)
+    def body(logits: Array, blk: tuple[WeightGeneration, Array]) -> tuple[Array, None]:
+        block, xg_b = blk
+        w = generate_weights_t(block, x_t).reshape(hb, k + c, -1)  # (hb, K + C, N)
         hidden = jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg_b, w[:, :k]))  # (hb, B, N)
         return logits + jnp.einsum("jbg,jcg->bcg", hidden, w[:, k:]), None
 
     init = jnp.zeros((inputs.shape[0], c, genotypes.shape[0]), jnp.float32)
-    logits, _ = jax.lax.scan(body, init, (blocks.data, blocks.indices, blocks.indptr, xg))
+    logits, _ = jax.lax.scan(body, init, (blocks, xg))
     return jnp.transpose(logits, (2, 0, 1))
 
 
@@ -69,7 +69,7 @@ def _row_of_nonzero(wg: WeightGeneration) -> Array:
     return jnp.searchsorted(wg.indptr, jnp.arange(wg.nnz), side="right") - 1
 
 
-def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
     h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
     n, batch = wg.num_genes, inputs.shape[0]
     rows, cols, vals = _row_of_nonzero(wg), wg.indices, wg.data
@@ -89,7 +89,7 @@ def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: RowBlocks | None, 
     return jnp.einsum("gjb,gjc->gbc", hidden, w2)
 
 
-PathFn = Callable[[MaskedMLP, WeightGeneration, "RowBlocks | None", Array, Array, str], Array]
+PathFn = Callable[[MaskedMLP, WeightGeneration, "WeightGeneration | None", Array, Array, str], Array]
 
 PATHS: dict[str, PathFn] = {"dense": _dense, "sparse": _sparse, "fused": _fused, "genespace": _genespace}
 
@@ -107,7 +107,7 @@ def population_logits(
     path: str = "sparse",
     pop_chunk: int | None = None,
     matmul_dtype: str = "float32",
-    blocks: RowBlocks | None = None,
+    blocks: WeightGeneration | None = None,
 ) -> Array:
     """Logits of every genotype's network on a minibatch.
 

@@ -21,7 +21,6 @@ __all__ = [
     "generate_weights",
     "generate_weights_t",
     "dense_matrix",
-    "RowBlocks",
     "row_blocks",
 ]
 
@@ -29,6 +28,9 @@ __all__ = [
 @flax.struct.dataclass
 class WeightGeneration:
     """A sparse ``(num_rows, num_genes)`` weight-generation matrix in CSR form.
+
+    A *stack* of such matrices (a leading axis on all three arrays, e.g. from :func:`row_blocks`)
+    is a valid pytree too: ``lax.scan`` over it yields one matrix per step.
 
     Attributes:
       data: ``(nnz,)`` float32 nonzero values, uniform on [-1, 1].
@@ -44,11 +46,11 @@ class WeightGeneration:
 
     @property
     def num_rows(self) -> int:
-        return self.indptr.shape[0] - 1
+        return self.indptr.shape[-1] - 1
 
     @property
     def nnz(self) -> int:
-        return self.data.shape[0]
+        return self.data.shape[-1]
 
     def as_bcsr(self) -> jsparse.BCSR:
         return jsparse.BCSR((self.data, self.indices, self.indptr), shape=(self.num_rows, self.num_genes))
@@ -124,33 +126,14 @@ def dense_matrix(wg: WeightGeneration) -> Array:
     return wg.as_bcsr().todense()
 
 
-@flax.struct.dataclass
-class RowBlocks:
-    """``W`` cut into equal blocks of consecutive rows, each its own CSR padded to one length.
+def row_blocks(wg: WeightGeneration, rows_per_block: int) -> WeightGeneration:
+    """``W`` cut into blocks of ``rows_per_block`` consecutive rows: a stack of CSR matrices.
 
-    Lets a ``lax.scan`` over row blocks generate one block of weights at a time (the fused path).
-
-    Attributes:
-      data, indices: ``(num_blocks, L)``; entries past a block's nonzeros are 0 and unreferenced.
-      indptr: ``(num_blocks, rows_per_block + 1)`` block-local row pointers.
-      num_genes: ``n`` (static).
+    Returns a :class:`WeightGeneration` whose arrays have a leading block axis — ``data``,
+    ``indices``: ``(num_blocks, L)`` (padded with zeros past each block's nonzeros, which no row
+    pointer references), ``indptr``: ``(num_blocks, rows_per_block + 1)`` block-local — so a
+    ``lax.scan`` over it generates one block of weights at a time (the fused path). Host-side, once.
     """
-
-    data: Array
-    indices: Array
-    indptr: Array
-    num_genes: int = flax.struct.field(pytree_node=False)
-
-    @property
-    def rows_per_block(self) -> int:
-        return self.indptr.shape[1] - 1
-
-    def block(self, data: Array, indices: Array, indptr: Array) -> jsparse.BCSR:
-        return jsparse.BCSR((data, indices, indptr), shape=(self.rows_per_block, self.num_genes))
-
-
-def row_blocks(wg: WeightGeneration, rows_per_block: int) -> RowBlocks:
-    """Splits ``W``'s rows into ``num_rows / rows_per_block`` blocks (host-side, once)."""
     if wg.num_rows % rows_per_block:
         raise ValueError(f"rows_per_block={rows_per_block} does not divide the {wg.num_rows} rows of W")
     indptr = np.asarray(wg.indptr, np.int64)
@@ -165,4 +148,4 @@ def row_blocks(wg: WeightGeneration, rows_per_block: int) -> RowBlocks:
     for b, (lo, hi) in enumerate(zip(starts, ends)):  # one-off host-side construction
         bdata[b, : hi - lo], bidx[b, : hi - lo] = data[lo:hi], indices[lo:hi]
         bptr[b] = indptr[b * rows_per_block : (b + 1) * rows_per_block + 1] - lo
-    return RowBlocks(jnp.asarray(bdata), jnp.asarray(bidx), jnp.asarray(bptr), wg.num_genes)
+    return WeightGeneration(jnp.asarray(bdata), jnp.asarray(bidx), jnp.asarray(bptr), wg.num_genes)

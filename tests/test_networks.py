@@ -107,6 +107,6 @@ def task_blocks_ok(task) -> bool:
     dense = np.asarray(nj.dense_matrix(task.wg))
     b = task.blocks
     for i in range(b.data.shape[0]):
-        block = np.asarray(b.block(b.data[i], b.indices[i], b.indptr[i]).todense())
-        np.testing.assert_array_equal(block, dense[i * b.rows_per_block : (i + 1) * b.rows_per_block])
+        block = np.asarray(nj.dense_matrix(jax.tree.map(lambda a: a[i], b)))
+        np.testing.assert_array_equal(block, dense[i * b.num_rows : (i + 1) * b.num_rows])
     return True
