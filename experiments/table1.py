@@ -26,7 +26,7 @@ import nne_jax as nj
 from experiments.common import RESULTS, metadata, write_json
 from experiments.presets import PAPER_TABLE1
 from nne_jax.backprop import masked_mlp_logits, train_masked_mlp, train_readout_signsgd
-from nne_jax.config import PRESETS, apply_overrides
+from nne_jax.config import PRESETS, apply_overrides, with_fields
 from nne_jax.data.tasks import TASK_CLASSES as CLASSES
 from nne_jax.data.tasks import load_task_data
 from nne_jax.evaluation import evaluate_allele_freqs, network_accuracy
@@ -80,7 +80,7 @@ def run_peer(task: str, seed: int, data: dict[str, np.ndarray], generations: int
     eval_every, pop_size, batch_size = preset.eval_every, preset.pop_size, preset.batch_size
     from benchmarks.peers import open_es
 
-    mlp = make_task(dataclasses.replace(PRESETS["fast"], num_genes=1, pop_size=pop_size), seed, len(CLASSES[task]))  # NNE's mask
+    mlp = make_task(with_fields(PRESETS["fast"], num_genes=1, pop_size=pop_size), seed, len(CLASSES[task]))  # NNE's mask
     init, step, weights = open_es(mlp, pop_size, batch_size, fitness_fn=preset.fitness_fn())
     x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
     test_x, test_y = jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"])

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nne_jax.config import PRESETS, RunConfig, apply_overrides
+from nne_jax.config import PRESETS, RunConfig, apply_overrides, with_fields
 
 __all__ = ["main"]
 
@@ -27,12 +27,12 @@ def _load_config(args: argparse.Namespace) -> RunConfig:
     config = PRESETS[args.preset]
     if args.config:
         raw = json.loads(Path(args.config).read_text())
-        unknown = set(raw) - {f.name for f in dataclasses.fields(RunConfig)}
+        unknown = set(raw) - set(config.flat())
         if unknown:
             raise SystemExit(f"{args.config}: unknown config fields {sorted(unknown)}")
         if "signsgd_lrs" in raw:
             raw["signsgd_lrs"] = tuple(raw["signsgd_lrs"])
-        config = dataclasses.replace(config, **raw)
+        config = with_fields(config, **raw)
     if args.generations is not None:
         config = dataclasses.replace(config, generations=args.generations)
     try:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> Any:
     sub.add_parser("presets", help="print the built-in configurations as JSON")
     args = parser.parse_args(argv)
     if args.command == "presets":
-        print(json.dumps({k: dataclasses.asdict(v) for k, v in PRESETS.items()}, indent=1))
+        print(json.dumps({k: v.flat() for k, v in PRESETS.items()}, indent=1))
         return PRESETS
     return run(args)
 

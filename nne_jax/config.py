@@ -19,26 +19,21 @@ from typing import Any
 from nne_jax.fitness import Fitness
 from nne_jax.strategy import NNE
 
-__all__ = ["RunConfig", "PRESETS", "apply_overrides"]
+__all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields"]
+
+
+_STRATEGY_FIELDS = tuple(f.name for f in dataclasses.fields(NNE) if f.name != "init_freqs")
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """An NNE-on-MNIST run: strategy, network, data and budget."""
+    """An NNE-on-MNIST run: the strategy (an :class:`~nne_jax.strategy.NNE`), network, data, budget."""
 
     name: str
-    num_genes: int
-    pop_size: int
-    eps: float
+    strategy: NNE
     generations: int
     batch_size: int
     eval_every: int
-    update_rule: str = "weak_selection"
-    fitness_shaping: str = "none"
-    antithetic: bool = False
-    p_min: float = 0.0
-    p_max: float = 1.0
-    fixation: float | None = None
     fitness: str = "delta"
     temperature: float = 1.0
     beta: float = 0.0025
@@ -49,38 +44,48 @@ class RunConfig:
     signsgd_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
 
     def __post_init__(self) -> None:
-        self.strategy()  # validates the NNE fields with their own error messages
-        self.fitness_fn()
+        self.fitness_fn()  # validates with its own error messages (the strategy validated itself)
         for field in ("generations", "batch_size", "eval_every", "num_hidden", "per_class"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
         if not 0.0 < self.beta <= 1.0:
             raise ValueError(f"beta must be in (0, 1], got {self.beta}")
 
+    @property
+    def num_genes(self) -> int:
+        return self.strategy.num_genes
+
+    @property
+    def pop_size(self) -> int:
+        return self.strategy.pop_size
+
     def fitness_fn(self) -> Fitness:
         return Fitness(self.fitness, self.temperature)
 
-    def strategy(self) -> NNE:
-        return NNE(
-            num_genes=self.num_genes, pop_size=self.pop_size, eps=self.eps, update_rule=self.update_rule,
-            fitness_shaping=self.fitness_shaping, antithetic=self.antithetic, p_min=self.p_min, p_max=self.p_max,
-            fixation=self.fixation,
-        )
+    def flat(self) -> dict[str, Any]:
+        """All fields in one flat dict (the strategy's fields inlined), as results files record them."""
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "strategy"}
+        out.update({k: getattr(self.strategy, k) for k in _STRATEGY_FIELDS})
+        return out
 
     def identity(self) -> dict[str, Any]:
         """The fields that define a run's random stream (all but the generation budget), for checkpoints."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "generations"}
+        return {k: v for k, v in self.flat().items() if k != "generations"}
 
 
 def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
-    """``["eps=0.5", "antithetic=false"]`` → a config with those fields replaced (types checked)."""
-    fields = {f.name for f in dataclasses.fields(RunConfig)} - {"name"}
+    """``["eps=0.5", "antithetic=false"]`` → a config with those fields replaced (types checked).
+
+    Fields of the strategy (``eps``, ``num_genes``, ...) and of the run are named alike.
+    """
+    current_values = config.flat()
+    fields = set(current_values) - {"name"}
     changes: dict[str, Any] = {}
     for item in assignments:
         name, sep, raw = item.partition("=")
         if not sep or name not in fields:
             raise ValueError(f"expected FIELD=VALUE with FIELD one of {sorted(fields)}, got {item!r}")
-        current = getattr(config, name)
+        current = current_values[name]
         if isinstance(current, bool):
             if raw.lower() not in ("true", "false"):
                 raise ValueError(f"{name} expects true or false, got {raw!r}")
@@ -95,24 +100,32 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
             changes[name] = float(raw)
         else:
             changes[name] = raw
-    return dataclasses.replace(config, **changes)
+    return with_fields(config, **changes)
+
+
+def with_fields(config: RunConfig, **changes: Any) -> RunConfig:
+    """``dataclasses.replace`` that also accepts the strategy's fields (routed into ``config.strategy``)."""
+    strategy_changes = {k: changes.pop(k) for k in list(changes) if k in _STRATEGY_FIELDS}
+    strategy = dataclasses.replace(config.strategy, **strategy_changes) if strategy_changes else config.strategy
+    return dataclasses.replace(config, strategy=strategy, **changes)
 
 
 PRESETS: dict[str, RunConfig] = {
-    "faithful": RunConfig("faithful", num_genes=2000, pop_size=1000, eps=20.0, generations=3000, batch_size=100, eval_every=100),
+    "faithful": RunConfig("faithful", NNE(num_genes=2000, pop_size=1000, eps=20.0), generations=3000, batch_size=100, eval_every=100),
     "fast": RunConfig(
-        "fast", num_genes=4000, pop_size=1000, eps=2.0, generations=600, batch_size=100, eval_every=25,
-        update_rule="multiplicative_weights", fitness_shaping="standardize", antithetic=True, p_min=0.02, p_max=0.98,
-        fitness="neg_cross_entropy",
+        "fast", NNE(num_genes=4000, pop_size=1000, eps=2.0, update_rule="multiplicative_weights", fitness_shaping="standardize",
+                    antithetic=True, p_min=0.02, p_max=0.98),
+        generations=600, batch_size=100, eval_every=25, fitness="neg_cross_entropy",
     ),
     # the first fast preset (still the paper's δ fitness): the base of most ablations
     "fast-delta": RunConfig(
-        "fast-delta", num_genes=2000, pop_size=1000, eps=1.0, generations=500, batch_size=100, eval_every=25,
-        update_rule="multiplicative_weights", fitness_shaping="standardize", antithetic=True, p_min=0.02, p_max=0.98,
+        "fast-delta", NNE(num_genes=2000, pop_size=1000, eps=1.0, update_rule="multiplicative_weights", fitness_shaping="standardize",
+                          antithetic=True, p_min=0.02, p_max=0.98),
+        generations=500, batch_size=100, eval_every=25,
     ),
     "smoke": RunConfig(
-        "smoke", num_genes=500, pop_size=100, eps=1.0, generations=30, batch_size=100, eval_every=10,
-        update_rule="multiplicative_weights", fitness_shaping="standardize", antithetic=True, p_min=0.02, p_max=0.98,
-        per_class=20, signsgd_steps=50, signsgd_lrs=(1e-2,),
+        "smoke", NNE(num_genes=500, pop_size=100, eps=1.0, update_rule="multiplicative_weights", fitness_shaping="standardize",
+                     antithetic=True, p_min=0.02, p_max=0.98),
+        generations=30, batch_size=100, eval_every=10, per_class=20, signsgd_steps=50, signsgd_lrs=(1e-2,),
     ),
 }

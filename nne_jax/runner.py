@@ -70,7 +70,7 @@ def evolve(
     num_classes = int(np.max(data["train_y"])) + 1
     _, init_key, run_key = jax.random.split(jax.random.PRNGKey(seed), 3)
     mlp = make_task(config, seed, num_classes)
-    nne = config.strategy()
+    nne = config.strategy
     state = nne.init(init_key)
     identity = {"task": task_name, "seed": seed, **config.identity()}
     curves: dict[str, list] = {k: [] for k in CURVE_KEYS}
