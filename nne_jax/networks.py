@@ -31,6 +31,7 @@ __all__ = [
     "mlp_forward",
     "mlp_forward_population",
     "split_slots",
+    "k_cap",
     "dense_params",
     "dense_forward",
 ]
@@ -117,13 +118,20 @@ def linear_forward(weights: Array, inputs: Array) -> Array:
     return inputs @ weights
 
 
-def _k_cap(hidden: Array, k: int | None, axis: int) -> Array:
-    """Keeps the ``k`` largest activations along ``axis`` (ties broken towards lower index)."""
+def k_cap(hidden: Array, k: int | None, axis: int = -1) -> Array:
+    """Keeps exactly the ``k`` largest activations along ``axis`` (others → 0); ``k=None``: no cap.
+
+    Ties are broken by ``lax.top_k`` (lower index first), so exactly ``k`` positions survive (some
+    may hold 0 if fewer than ``k`` are positive). The assembly-calculus "k-cap".
+    """
     if k is None:
         return hidden
+    if not 1 <= k <= hidden.shape[axis]:
+        raise ValueError(f"k must be in [1, {hidden.shape[axis]}], got {k}")
     moved = jnp.moveaxis(hidden, axis, -1)
-    kth = jax.lax.top_k(moved, k)[0][..., -1:]
-    return jnp.moveaxis(jnp.where(moved >= kth, moved, 0.0), -1, axis)
+    _, idx = jax.lax.top_k(moved, k)
+    keep = jnp.put_along_axis(jnp.zeros(moved.shape, bool), idx, True, axis=-1, inplace=False)
+    return jnp.moveaxis(jnp.where(keep, moved, 0.0), -1, axis)
 
 
 def _gather_inputs(arch: MaskedMLP, inputs: Array) -> Array:
@@ -144,7 +152,7 @@ def mlp_forward(arch: MaskedMLP, weights: Array, inputs: Array) -> Array:
     """One network: weights ``(S,)`` in slot layout, inputs ``(B, d)`` → logits ``(B, C)``."""
     w1, w2 = split_slots(arch, weights)
     hidden = jax.nn.relu(jnp.einsum("bjk,jk->bj", _gather_inputs(arch, inputs), w1))
-    return _k_cap(hidden, arch.k_cap, axis=1) @ w2
+    return k_cap(hidden, arch.k_cap, axis=1) @ w2
 
 
 def mlp_forward_population(arch: MaskedMLP, weights_t: Array, inputs: Array) -> Array:
@@ -157,7 +165,7 @@ def mlp_forward_population(arch: MaskedMLP, weights_t: Array, inputs: Array) -> 
     w1, w2 = split_slots(arch, weights_t)  # (h, K, N), (h, C, N)
     xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 0, 2))  # (h, B, K)
     hidden = jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg, w1))  # (h, B, N)
-    hidden = _k_cap(hidden, arch.k_cap, axis=0)
+    hidden = k_cap(hidden, arch.k_cap, axis=0)
     return jnp.einsum("jbg,jcg->gbc", hidden, w2)
 
 
@@ -170,6 +178,6 @@ def dense_params(arch: MaskedMLP, weights: Array) -> tuple[Array, Array]:
     return dense1[: arch.num_inputs], w2
 
 
-def dense_forward(w1: Array, w2: Array, inputs: Array, k_cap: int | None = None) -> Array:
-    """Dense form of the same net: ``(d, h), (h, C), (B, d) -> (B, C)`` logits."""
-    return _k_cap(jax.nn.relu(inputs @ w1), k_cap, axis=1) @ w2
+def dense_forward(w1: Array, w2: Array, inputs: Array, cap: int | None = None) -> Array:
+    """Dense form of the same net: ``(d, h), (h, C), (B, d) -> (B, C)`` logits; ``cap``: k-cap."""
+    return k_cap(jax.nn.relu(inputs @ w1), cap, axis=1) @ w2

@@ -25,7 +25,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from nne_jax.networks import MaskedMLP, _gather_inputs, _k_cap, mlp_forward, mlp_forward_population
+from nne_jax.networks import MaskedMLP, _gather_inputs, k_cap, mlp_forward, mlp_forward_population
 from nne_jax.weights import WeightGeneration, generate_weights, generate_weights_t
 
 Array = jax.Array
@@ -81,7 +81,7 @@ def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration |
     z = jnp.zeros((n, h, batch), jnp.float32).at[cols, unit].add(contrib)
     mm = jnp.dtype(dtype)
     pre = jnp.dot(genotypes.astype(mm), z.reshape(n, h * batch).astype(mm), preferred_element_type=jnp.float32)
-    hidden = _k_cap(jax.nn.relu(pre.reshape(-1, h, batch)), arch.k_cap, axis=1)  # (N, h, B)
+    hidden = k_cap(jax.nn.relu(pre.reshape(-1, h, batch)), arch.k_cap, axis=1)  # (N, h, B)
     # second-layer weights W2 x: a dense (n, h·C) generation matrix, one matmul
     out_slot = jnp.where(first, 0, unit * c + slot - k)
     w2_gen = jnp.zeros((n, h * c), jnp.float32).at[cols, out_slot].add(jnp.where(first, 0.0, vals))

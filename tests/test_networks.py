@@ -65,7 +65,7 @@ def test_k_cap_keeps_k_units(small_task):
     x = jax.random.uniform(jax.random.PRNGKey(9), (6, 30))
     w1, _ = nj.dense_params(arch, w)
     hidden = np.maximum(np.asarray(x) @ np.asarray(w1), 0)
-    from nne_jax.networks import _k_cap
+    from nne_jax.networks import k_cap as _k_cap
     capped = np.asarray(_k_cap(jnp.asarray(hidden), 5, axis=1))
     assert np.all((capped > 0).sum(1) <= 5)
     for row, full in zip(capped, hidden):

@@ -20,6 +20,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from nne_jax.networks import k_cap  # the one k-cap of the library (re-exported here for nne_jax.dnn)
+
 Array = jax.Array
 
 __all__ = [
@@ -97,22 +99,6 @@ def init_hidden(key: Array, num_inputs: int = 784, num_hidden: int = 1000, k_cap
 def init_readout(key: Array, num_hidden: int, num_classes: int = 10) -> Readout:
     """``U(-1/√h, 1/√h)`` for ``w (h, C)`` and ``b (C,)`` (PyTorch ``nn.Linear`` default)."""
     return Readout(*_uniform_linear(key, num_hidden, num_classes))
-
-
-def k_cap(a: Array, k: int | None) -> Array:
-    """Keeps exactly the ``k`` largest entries of each row of ``a (..., h)`` (others → 0).
-
-    Ties are broken by ``lax.top_k`` (lower index first), so exactly ``k`` positions per row
-    survive (some may hold 0 if fewer than ``k`` are positive). ``k=None`` returns ``a``.
-    """
-    if k is None:
-        return a
-    if not 1 <= k <= a.shape[-1]:
-        raise ValueError(f"k must be in [1, {a.shape[-1]}], got {k}")
-    vals, idx = jax.lax.top_k(a, k)
-    keep = jnp.zeros(a.shape, bool)
-    keep = jnp.put_along_axis(keep, idx, True, axis=-1, inplace=False)
-    return jnp.where(keep, a, 0.0)
 
 
 def _flatten_inputs(layer: HiddenLayer, x: Array) -> Array:
