@@ -20,6 +20,7 @@ from nne_jax.networks import MaskedMLP, dense_forward, dense_params, linear_forw
 from nne_jax.population import PATHS, population_logits
 from nne_jax.strategy import NNE, NNEState
 from nne_jax.weights import WeightGeneration, dense_matrix, generate_weights, generate_weights_t, weight_generation
+from nne_jax.deep import DeepMLP, DeepTask, deep_forward, deep_forward_population, deep_mlp, deep_task
 
 __version__ = "0.1.0"
 
@@ -58,4 +59,5 @@ __all__ = [
     "standardize",
     "update_allele_freqs",
     "weight_generation",
+    "DeepMLP", "DeepTask", "deep_forward", "deep_forward_population", "deep_mlp", "deep_task",
 ]

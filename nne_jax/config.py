@@ -18,10 +18,12 @@ from typing import Any
 
 from nne_jax.fitness import Fitness
 from nne_jax.strategy import NNE
+from nne_jax.weights import GENE_MAPS
 
 __all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields"]
 
 
+_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1}
 _STRATEGY_FIELDS = tuple(f.name for f in dataclasses.fields(NNE) if f.name != "init_freqs")
 
 
@@ -39,17 +41,23 @@ class RunConfig:
     beta: float = 0.0025
     num_hidden: int = 1000
     k_cap: int | None = None
+    gene_map: str = "identity"
+    hidden_layers: int = 1
     per_class: int = 200
     signsgd_steps: int = 400
     signsgd_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
 
     def __post_init__(self) -> None:
         self.fitness_fn()  # validates with its own error messages (the strategy validated itself)
-        for field in ("generations", "batch_size", "eval_every", "num_hidden", "per_class"):
+        for field in ("generations", "batch_size", "eval_every", "num_hidden", "hidden_layers", "per_class"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
         if not 0.0 < self.beta <= 1.0:
             raise ValueError(f"beta must be in (0, 1], got {self.beta}")
+        if self.gene_map not in GENE_MAPS:
+            raise ValueError(f"unknown gene_map {self.gene_map!r}; choose from {sorted(GENE_MAPS)}")
+        if self.hidden_layers > 1 and self.k_cap is not None:
+            raise ValueError("k_cap is implemented for one hidden layer (hidden_layers=1)")
 
     @property
     def num_genes(self) -> int:
@@ -69,8 +77,12 @@ class RunConfig:
         return out
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define a run's random stream (all but the generation budget), for checkpoints."""
-        return {k: v for k, v in self.flat().items() if k != "generations"}
+        """The fields that define a run's random stream (all but the generation budget), for checkpoints.
+
+        Fields added after the first release are left out while at their defaults, so checkpoints
+        written before they existed still resume.
+        """
+        return {k: v for k, v in self.flat().items() if k != "generations" and _LATER_DEFAULTS.get(k, object()) != v}
 
 
 def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:

@@ -12,9 +12,6 @@ import jax.numpy as jnp
 
 from nne_jax.generation import MLPTask, mean_weights
 from nne_jax.genetics import sample_genotypes
-from nne_jax.networks import mlp_forward
-from nne_jax.population import population_logits
-from nne_jax.weights import generate_weights
 
 Array = jax.Array
 
@@ -37,7 +34,7 @@ def _input_chunks(inputs: Array, labels: Array, chunk: int) -> tuple[Array, Arra
 def network_accuracy(task: MLPTask, weights: Array, inputs: Array, labels: Array) -> Array:
     """Accuracy of one network, slot weights ``(S,)``, on ``(M, d)`` inputs (in chunks of 1000)."""
     xs, ys, valid = _input_chunks(inputs, labels, 1000)
-    correct = jax.lax.map(lambda c: (jnp.argmax(mlp_forward(task.arch, weights, c[0]), -1) == c[1]) & c[2], (xs, ys, valid))
+    correct = jax.lax.map(lambda c: (jnp.argmax(task.forward(weights, c[0]), -1) == c[1]) & c[2], (xs, ys, valid))
     return jnp.sum(correct) / inputs.shape[0]
 
 
@@ -48,7 +45,7 @@ def evaluate_allele_freqs(
     inputs, labels = jnp.asarray(inputs, jnp.float32), jnp.asarray(labels, jnp.int32)
     out = {
         "mean-weights": float(network_accuracy(task, mean_weights(task, allele_freqs), inputs, labels)),
-        "mode-genotype": float(network_accuracy(task, generate_weights(task.wg, jnp.round(allele_freqs)), inputs, labels)),
+        "mode-genotype": float(network_accuracy(task, task.weights(jnp.round(allele_freqs)), inputs, labels)),
     }
     genotypes = sample_genotypes(key, allele_freqs, num_samples)
     out["sampled-mean"] = float(_sampled_accuracy(task, genotypes, inputs, labels))
@@ -60,7 +57,7 @@ def _sampled_accuracy(task: MLPTask, genotypes: Array, inputs: Array, labels: Ar
     xs, ys, valid = _input_chunks(inputs, labels, 500)
 
     def chunk_correct(c: tuple[Array, Array, Array]) -> Array:
-        logits = population_logits(task.arch, task.wg, genotypes, c[0], task.path, task.pop_chunk, task.matmul_dtype, task.blocks)
+        logits = task.population_logits(genotypes, c[0])
         return jnp.sum((jnp.argmax(logits, -1) == c[1]) & c[2], axis=1)  # (N,)
 
     correct = jnp.sum(jax.lax.map(chunk_correct, (xs, ys, valid)), axis=0)

@@ -17,11 +17,12 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from nne_jax.fitness import accuracy, delta_fitness
+from nne_jax.fixation import compact_task
 from nne_jax.networks import MaskedMLP, masked_mlp, mlp_forward
 from nne_jax.parallel import shard_population
 from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
-from nne_jax.weights import WeightGeneration, generate_weights, row_blocks, weight_generation
+from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, row_blocks, weight_generation
 
 Array = jax.Array
 
@@ -36,6 +37,10 @@ class MLPTask:
       arch: the masked MLP (input mask).
       wg: the ``(S, n)`` weight-generation matrix over the network's link slots.
       blocks: ``wg`` cut into blocks of hidden units, for the ``"fused"`` path.
+      genes: ``(n',)`` int32, the genes that ``wg``'s columns stand for (``None``: all ``n``, in
+        order). Set by allele-fixation compaction (:mod:`nne_jax.fixation`), like ``offset``.
+      offset: ``(S,)`` weights contributed by genes outside ``genes`` (fixed genes), or ``None``.
+      gene_map: link weights are ``g(W x + offset)`` for ``g = GENE_MAPS[gene_map]``, static.
       path: population evaluation path (see :mod:`nne_jax.population`), static.
       pop_chunk: evaluate at most this many genotypes at once (memory bound), static.
       matmul_dtype: dtype of the genespace path's big matmul, static.
@@ -46,6 +51,10 @@ class MLPTask:
     arch: MaskedMLP
     wg: WeightGeneration
     blocks: WeightGeneration | None = None
+    genes: Array | None = None
+    offset: Array | None = None
+    gene_map: str = flax.struct.field(pytree_node=False, default="identity")
+    total_genes: int | None = flax.struct.field(pytree_node=False, default=None)
     path: str = flax.struct.field(pytree_node=False, default="sparse")
     pop_chunk: int | None = flax.struct.field(pytree_node=False, default=None)
     matmul_dtype: str = flax.struct.field(pytree_node=False, default="float32")
@@ -53,7 +62,33 @@ class MLPTask:
 
     @property
     def num_genes(self) -> int:
-        return self.wg.num_genes
+        """``n``, the genotype length this task takes (``wg`` may hold fewer columns after compaction)."""
+        return self.wg.num_genes if self.total_genes is None else self.total_genes
+
+    @property
+    def num_inputs(self) -> int:
+        return self.arch.num_inputs
+
+    def select(self, genotypes: Array) -> Array:
+        """``(..., n) -> (..., n')``: the genes ``wg``'s columns stand for."""
+        return genotypes if self.genes is None else jnp.take(genotypes, self.genes, axis=-1)
+
+    def weights(self, genotypes: Array) -> Array:
+        """Link weights ``g(W x + offset)`` in slot layout: ``(n,) -> (S,)`` or ``(N, n) -> (N, S)``.
+
+        Also takes allele frequencies: ``weights(p)`` is the mean-weight network (``g(W p)``).
+        """
+        w = generate_weights(self.wg, self.select(genotypes))
+        return GENE_MAPS[self.gene_map](w if self.offset is None else w + self.offset)
+
+    def forward(self, weights: Array, inputs: Array) -> Array:
+        """One network: slot weights ``(S,)``, inputs ``(B, d)`` → logits ``(B, C)``."""
+        return mlp_forward(self.arch, weights, inputs)
+
+    def population_logits(self, genotypes: Array, inputs: Array) -> Array:
+        """Every genotype's network: ``(N, n), (B, d) -> (N, B, C)`` logits (via ``path``)."""
+        return population_logits(self.arch, self.wg, self.select(genotypes), inputs, self.path, self.pop_chunk,
+                                 self.matmul_dtype, self.blocks, self.offset, self.gene_map)
 
 
 def mlp_task(
@@ -69,8 +104,16 @@ def mlp_task(
     pop_chunk: int | None = None,
     matmul_dtype: str = "float32",
     block_units: int = 20,
+    gene_map: str = "identity",
 ) -> MLPTask:
-    """Samples the input mask and ``W`` (β-sparse, ``U[-1, 1]``) for the paper's network."""
+    """Samples the input mask and ``W`` (β-sparse, ``U[-1, 1]``) for the paper's network.
+
+    ``gene_map``: link weights are ``g(W x)`` with ``g`` one of ``GENE_MAPS`` (the paper: identity).
+    """
+    if gene_map not in GENE_MAPS:
+        raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
+    if path == "genespace" and gene_map != "identity":
+        raise ValueError(f"the genespace path needs gene_map='identity' (weights linear in the genes), got {gene_map!r}")
     if path != "auto" and path not in PATHS:
         raise ValueError(f"unknown path {path!r}; choose from ['auto', {', '.join(map(repr, sorted(PATHS)))}]")
     if pop_chunk is not None and pop_chunk < 1:
@@ -80,7 +123,8 @@ def mlp_task(
     wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
     block_units = max(u for u in range(1, min(block_units, num_hidden) + 1) if num_hidden % u == 0)
     blocks = row_blocks(wg, block_units * arch.slots_per_row)
-    return MLPTask(arch, wg, blocks, default_path() if path == "auto" else path, pop_chunk, matmul_dtype)
+    path = default_path(gene_map=gene_map) if path == "auto" else path
+    return MLPTask(arch, wg, blocks, gene_map=gene_map, path=path, pop_chunk=pop_chunk, matmul_dtype=matmul_dtype)
 
 
 class Metrics(NamedTuple):
@@ -92,8 +136,8 @@ class Metrics(NamedTuple):
 
 
 def mean_weights(task: MLPTask, allele_freqs: Array) -> Array:
-    """The mean-weight network's slot weights ``W p``: ``(n,) -> (S,)``."""
-    return generate_weights(task.wg, allele_freqs)
+    """The mean-weight network's slot weights ``g(W p)``: ``(n,) -> (S,)`` (``task.weights(p)``)."""
+    return task.weights(allele_freqs)
 
 
 def generation_step(
@@ -113,7 +157,7 @@ def generation_step(
     genotypes, state = strategy.ask(key, state)
     fitness = population_fitness(task, genotypes, batch, fitness_fn)
     new_state = strategy.tell(state, genotypes, fitness)
-    mean_logits = mlp_forward(task.arch, mean_weights(task, state.allele_freqs), inputs)
+    mean_logits = task.forward(task.weights(state.allele_freqs), inputs)
     metrics = Metrics(jnp.mean(fitness), jnp.max(fitness), accuracy(mean_logits, labels))
     return new_state, metrics
 
@@ -123,8 +167,7 @@ def population_fitness(task: MLPTask, genotypes: Array, batch: tuple[Array, Arra
     inputs, labels = batch
 
     def evaluate(g: Array) -> Array:
-        logits = population_logits(task.arch, task.wg, g, inputs, task.path, task.pop_chunk, task.matmul_dtype, task.blocks)
-        return fitness_fn(logits, labels)
+        return fitness_fn(task.population_logits(g, inputs), labels)
 
     if task.mesh is None:
         return evaluate(genotypes)
@@ -179,6 +222,7 @@ def run_generations(
     chunk_size: int = 50,
     fitness_fn: Callable[[Array, Array], Array] = delta_fitness,
     callback: Callable[[NNEState, Metrics], None] | None = None,
+    compact: bool = True,
 ) -> tuple[NNEState, Metrics]:
     """Runs generations ``state.generation .. num_generations - 1`` in jitted ``lax.scan`` chunks.
 
@@ -189,12 +233,14 @@ def run_generations(
       chunk_size: generations per compiled scan (the last chunk may be shorter).
       callback: called on the host after each chunk with the state and that chunk's metrics
         (for checkpoints and progress lines).
+      compact: with allele fixation, drop the fixed genes' columns of ``W`` at every chunk
+        boundary (:func:`nne_jax.fixation.compact_task`): same results, less work.
 
     Returns:
       The final state and the metrics of the generations run here, each stacked ``(T,)``.
     """
-    if inputs.ndim != 2 or inputs.shape[1] != task.arch.num_inputs:
-        raise ValueError(f"inputs must have shape (M, {task.arch.num_inputs}), got {inputs.shape}")
+    if inputs.ndim != 2 or inputs.shape[1] != task.num_inputs:
+        raise ValueError(f"inputs must have shape (M, {task.num_inputs}), got {inputs.shape}")
     if labels.shape != inputs.shape[:1]:
         raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {labels.shape}")
     if batch_size < 1 or chunk_size < 1:
@@ -206,7 +252,10 @@ def run_generations(
     done = int(state.generation)
     while done < num_generations:
         length = min(chunk_size, num_generations - done)
-        state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, length, task, state, run_key, inputs, labels)
+        chunk_task = task
+        if compact and strategy.fixation is not None and isinstance(task, MLPTask) and task.genes is None and bool(jnp.any(state.fixed)):
+            chunk_task = compact_task(task, state)
+        state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, length, chunk_task, state, run_key, inputs, labels)
         done += length
         collected.append(metrics)
         if callback is not None:

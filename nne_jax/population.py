@@ -25,43 +25,50 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from nne_jax.networks import MaskedMLP, _gather_inputs, k_cap, mlp_forward, mlp_forward_population
-from nne_jax.weights import WeightGeneration, generate_weights, generate_weights_t
+from nne_jax.networks import MaskedMLP, _gather_inputs, k_cap, mlp_forward, mlp_forward_population, split_slots
+from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, generate_weights_t
 
 Array = jax.Array
 
 __all__ = ["PATHS", "population_logits", "default_path"]
 
 
-def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
-    weights = generate_weights(wg, genotypes)  # (N, S)
+def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+    weights = _finish(generate_weights(wg, genotypes), offset, gene_map)  # (N, S)
     return jax.vmap(lambda w: mlp_forward(arch, w, inputs))(weights)
 
 
-def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
-    return mlp_forward_population(arch, generate_weights_t(wg, genotypes.T), inputs)
+def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+    weights_t = generate_weights_t(wg, genotypes.T)  # (S, N)
+    return mlp_forward_population(arch, _finish(weights_t, None if offset is None else offset[:, None], gene_map), inputs)
 
 
-def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
     """The sparse path, one block of hidden units at a time (``lax.scan``): each block's weights
     are generated, used for its first-layer activations and added into the logits while still in
     cache, so neither the ``(S, N)`` weights nor the ``(h, B, N)`` activations are materialised."""
     if blocks is None or arch.k_cap is not None:  # k-cap needs all hidden units at once
-        return _sparse(arch, wg, blocks, genotypes, inputs, dtype)
+        return _sparse(arch, wg, blocks, genotypes, inputs, dtype, offset, gene_map)
     k, c, hb = arch.slots_per_unit, arch.num_classes, blocks.num_rows // arch.slots_per_row
+    offsets = jnp.zeros((blocks.indptr.shape[0], blocks.num_rows), jnp.float32) if offset is None else offset.reshape(-1, blocks.num_rows)
     xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 0, 2))  # (h, B, K)
     xg = xg.reshape(-1, hb, *xg.shape[1:])  # (num_blocks, hb, B, K)
     x_t = genotypes.T.astype(jnp.float32)
 
-    def body(logits: Array, blk: tuple[WeightGeneration, Array]) -> tuple[Array, None]:
-        block, xg_b = blk
-        w = generate_weights_t(block, x_t).reshape(hb, k + c, -1)  # (hb, K + C, N)
+    def body(logits: Array, blk: tuple[WeightGeneration, Array, Array]) -> tuple[Array, None]:
+        block, xg_b, off = blk
+        w = _finish(generate_weights_t(block, x_t), off[:, None], gene_map).reshape(hb, k + c, -1)  # (hb, K + C, N)
         hidden = jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg_b, w[:, :k]))  # (hb, B, N)
         return logits + jnp.einsum("jbg,jcg->bcg", hidden, w[:, k:]), None
 
     init = jnp.zeros((inputs.shape[0], c, genotypes.shape[0]), jnp.float32)
-    logits, _ = jax.lax.scan(body, init, (blocks, xg))
+    logits, _ = jax.lax.scan(body, init, (blocks, xg, offsets))
     return jnp.transpose(logits, (2, 0, 1))
+
+
+def _finish(weights: Array, offset: Array | None, gene_map: str) -> Array:
+    """``g(W x + offset)``: the fixed genes' weights added, then the gene→weight map."""
+    return GENE_MAPS[gene_map](weights if offset is None else weights + offset)
 
 
 def _row_of_nonzero(wg: WeightGeneration) -> Array:
@@ -69,7 +76,9 @@ def _row_of_nonzero(wg: WeightGeneration) -> Array:
     return jnp.searchsorted(wg.indptr, jnp.arange(wg.nnz), side="right") - 1
 
 
-def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str) -> Array:
+def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+    if gene_map != "identity":
+        raise ValueError(f"the genespace path needs weights linear in the genes; gene_map={gene_map!r} needs 'fused' or 'sparse'")
     h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
     n, batch = wg.num_genes, inputs.shape[0]
     rows, cols, vals = _row_of_nonzero(wg), wg.indices, wg.data
@@ -81,22 +90,30 @@ def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration |
     z = jnp.zeros((n, h, batch), jnp.float32).at[cols, unit].add(contrib)
     mm = jnp.dtype(dtype)
     pre = jnp.dot(genotypes.astype(mm), z.reshape(n, h * batch).astype(mm), preferred_element_type=jnp.float32)
-    hidden = k_cap(jax.nn.relu(pre.reshape(-1, h, batch)), arch.k_cap, axis=1)  # (N, h, B)
+    pre = pre.reshape(-1, h, batch)
+    if offset is not None:  # the fixed genes' first-layer weights: one (B, h) term shared by all
+        off1, off2 = split_slots(arch, offset)
+        pre = pre + jnp.einsum("bjk,jk->jb", xg, off1)
+    hidden = k_cap(jax.nn.relu(pre), arch.k_cap, axis=1)  # (N, h, B)
     # second-layer weights W2 x: a dense (n, h·C) generation matrix, one matmul
     out_slot = jnp.where(first, 0, unit * c + slot - k)
     w2_gen = jnp.zeros((n, h * c), jnp.float32).at[cols, out_slot].add(jnp.where(first, 0.0, vals))
     w2 = (genotypes.astype(jnp.float32) @ w2_gen).reshape(-1, h, c)
+    if offset is not None:
+        w2 = w2 + off2
     return jnp.einsum("gjb,gjc->gbc", hidden, w2)
 
 
-PathFn = Callable[[MaskedMLP, WeightGeneration, "WeightGeneration | None", Array, Array, str], Array]
+PathFn = Callable[[MaskedMLP, WeightGeneration, "WeightGeneration | None", Array, Array, str, "Array | None", str], Array]
 
 PATHS: dict[str, PathFn] = {"dense": _dense, "sparse": _sparse, "fused": _fused, "genespace": _genespace}
 
 
-def default_path(backend: str | None = None) -> str:
-    """``"fused"`` on CPU, ``"genespace"`` on GPU/TPU."""
-    return "fused" if (backend or jax.default_backend()) == "cpu" else "genespace"
+def default_path(backend: str | None = None, gene_map: str = "identity") -> str:
+    """``"fused"`` on CPU, ``"genespace"`` on GPU/TPU (``"sparse"`` there for a nonlinear ``gene_map``)."""
+    if (backend or jax.default_backend()) == "cpu":
+        return "fused"
+    return "genespace" if gene_map == "identity" else "sparse"
 
 
 def population_logits(
@@ -108,6 +125,8 @@ def population_logits(
     pop_chunk: int | None = None,
     matmul_dtype: str = "float32",
     blocks: WeightGeneration | None = None,
+    offset: Array | None = None,
+    gene_map: str = "identity",
 ) -> Array:
     """Logits of every genotype's network on a minibatch.
 
@@ -120,6 +139,9 @@ def population_logits(
       matmul_dtype: dtype of the genespace path's big matmul (``"float32"`` or ``"bfloat16"``).
       blocks: ``W`` cut into blocks of hidden units (:func:`nne_jax.weights.row_blocks`), used by
         the ``"fused"`` path (which falls back to ``"sparse"`` without it).
+      offset: ``(S,)`` weights added to every genotype's ``W x`` (fixed genes' share, see
+        :mod:`nne_jax.fixation`); ``None`` = 0.
+      gene_map: a key of :data:`~nne_jax.weights.GENE_MAPS`: link weights are ``g(W x + offset)``.
 
     Returns:
       ``(N, B, C)`` float32 logits.
@@ -130,12 +152,16 @@ def population_logits(
         raise ValueError(f"W has {wg.num_rows} rows but the network has {arch.num_slots} link slots")
     if genotypes.ndim != 2 or genotypes.shape[1] != wg.num_genes:
         raise ValueError(f"genotypes must have shape (N, {wg.num_genes}), got {genotypes.shape}")
+    if gene_map not in GENE_MAPS:
+        raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
+    if offset is not None and offset.shape != (arch.num_slots,):
+        raise ValueError(f"offset must have shape ({arch.num_slots},), got {offset.shape}")
     fn = PATHS[path]
     n_pop = genotypes.shape[0]
     if pop_chunk is None or pop_chunk >= n_pop:
-        return fn(arch, wg, blocks, genotypes, inputs, matmul_dtype)
+        return fn(arch, wg, blocks, genotypes, inputs, matmul_dtype, offset, gene_map)
     num_chunks = -(-n_pop // pop_chunk)
     padded = jnp.pad(genotypes, ((0, num_chunks * pop_chunk - n_pop), (0, 0)))
     chunks = padded.reshape(num_chunks, pop_chunk, -1)
-    logits = jax.lax.map(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype), chunks)
+    logits = jax.lax.map(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype, offset, gene_map), chunks)
     return logits.reshape(num_chunks * pop_chunk, *logits.shape[2:])[:n_pop]

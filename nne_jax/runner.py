@@ -40,9 +40,20 @@ def allele_convergence(allele_freqs: np.ndarray) -> list[float]:
 
 
 def make_task(config: RunConfig, seed: int, num_classes: int) -> MLPTask:
-    """The run's network and ``W`` (from ``seed``), sharded over all devices when they divide N."""
+    """The run's network and ``W`` (from ``seed``), sharded over all devices when they divide N.
+
+    One hidden layer: an :class:`MLPTask`; ``hidden_layers > 1``: a :class:`~nne_jax.deep.DeepTask`
+    (``hidden_layers`` layers of ``num_hidden`` units, evaluated 125 genotypes at a time).
+    """
     task_key = jax.random.split(jax.random.PRNGKey(seed), 3)[0]
-    mlp = mlp_task(task_key, config.num_genes, beta=config.beta, num_hidden=config.num_hidden, num_classes=num_classes, k_cap=config.k_cap)
+    if config.hidden_layers > 1:  # deeper NNE: the population is chunked instead of fused
+        from nne_jax.deep import deep_task
+
+        mlp = deep_task(task_key, config.num_genes, hidden=(config.num_hidden,) * config.hidden_layers, beta=config.beta,
+                        num_classes=num_classes, gene_map=config.gene_map, pop_chunk=125)
+    else:
+        mlp = mlp_task(task_key, config.num_genes, beta=config.beta, num_hidden=config.num_hidden, num_classes=num_classes, k_cap=config.k_cap,
+                       gene_map=config.gene_map)
     if jax.device_count() > 1 and config.pop_size % jax.device_count() == 0:
         mlp = mlp.replace(mesh=population_mesh())
     return mlp

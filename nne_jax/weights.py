@@ -7,6 +7,8 @@ links (padding); those rows are kept empty, so their weight is always 0.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -22,7 +24,13 @@ __all__ = [
     "generate_weights_t",
     "dense_matrix",
     "row_blocks",
+    "GENE_MAPS",
+    "select_columns",
 ]
+
+# Gene -> weight maps ``g`` of "weights = g(W x)" (the paper's further work). Each has g(0) = 0, so
+# empty rows (padding slots) keep weight 0 under every map.
+GENE_MAPS: dict[str, Callable[[jax.Array], jax.Array]] = {"identity": lambda w: w, "tanh": jnp.tanh, "relu": jax.nn.relu}
 
 
 @flax.struct.dataclass
@@ -126,13 +134,14 @@ def dense_matrix(wg: WeightGeneration) -> Array:
     return wg.as_bcsr().todense()
 
 
-def row_blocks(wg: WeightGeneration, rows_per_block: int) -> WeightGeneration:
+def row_blocks(wg: WeightGeneration, rows_per_block: int, length: int | None = None) -> WeightGeneration:
     """``W`` cut into blocks of ``rows_per_block`` consecutive rows: a stack of CSR matrices.
 
     Returns a :class:`WeightGeneration` whose arrays have a leading block axis — ``data``,
     ``indices``: ``(num_blocks, L)`` (padded with zeros past each block's nonzeros, which no row
     pointer references), ``indptr``: ``(num_blocks, rows_per_block + 1)`` block-local — so a
     ``lax.scan`` over it generates one block of weights at a time (the fused path). Host-side, once.
+    ``length`` pads ``L`` further (fixed shapes across re-built matrices, see :mod:`nne_jax.fixation`).
     """
     if wg.num_rows % rows_per_block:
         raise ValueError(f"rows_per_block={rows_per_block} does not divide the {wg.num_rows} rows of W")
@@ -140,7 +149,10 @@ def row_blocks(wg: WeightGeneration, rows_per_block: int) -> WeightGeneration:
     data, indices = np.asarray(wg.data), np.asarray(wg.indices)
     starts = indptr[:-1:rows_per_block]
     ends = indptr[rows_per_block::rows_per_block]
-    length = max(int((ends - starts).max()), 1)
+    needed = max(int((ends - starts).max()), 1)
+    if length is not None and length < needed:
+        raise ValueError(f"length={length} is below the largest block's {needed} nonzeros")
+    length = needed if length is None else length
     nb = len(starts)
     bdata = np.zeros((nb, length), np.float32)
     bidx = np.zeros((nb, length), np.int32)
@@ -149,3 +161,32 @@ def row_blocks(wg: WeightGeneration, rows_per_block: int) -> WeightGeneration:
         bdata[b, : hi - lo], bidx[b, : hi - lo] = data[lo:hi], indices[lo:hi]
         bptr[b] = indptr[b * rows_per_block : (b + 1) * rows_per_block + 1] - lo
     return WeightGeneration(jnp.asarray(bdata), jnp.asarray(bidx), jnp.asarray(bptr), wg.num_genes)
+
+
+def select_columns(wg: WeightGeneration, columns: np.ndarray, nnz: int | None = None) -> WeightGeneration:
+    """``W[:, columns]`` as a new CSR matrix over ``len(columns)`` genes (host-side).
+
+    ``columns`` may repeat an index only if that column is empty; ``nnz`` pads ``data``/``indices``
+    with zeros past the last row pointer (fixed shapes across re-built matrices).
+    """
+    columns = np.asarray(columns, np.int64)
+    if columns.ndim != 1 or (columns.size and (columns.min() < 0 or columns.max() >= wg.num_genes)):
+        raise ValueError(f"columns must be a 1-D array of gene indices in [0, {wg.num_genes})")
+    new_index = np.full(wg.num_genes, -1, np.int64)
+    new_index[columns[::-1]] = np.arange(columns.size)[::-1]  # first occurrence wins
+    indptr = np.asarray(wg.indptr, np.int64)
+    col = np.asarray(wg.indices)[: indptr[-1]]
+    keep = new_index[col] >= 0
+    rows = np.repeat(np.arange(wg.num_rows), np.diff(indptr))[keep]
+    new_ptr = np.zeros(wg.num_rows + 1, np.int64)
+    np.add.at(new_ptr, rows + 1, 1)
+    new_ptr = np.cumsum(new_ptr).astype(np.int32)
+    count = int(keep.sum())
+    size = max(count, 1) if nnz is None else nnz
+    if size < count:
+        raise ValueError(f"nnz={nnz} is below the {count} nonzeros kept")
+    data = np.zeros(size, np.float32)
+    indices = np.zeros(size, np.int32)
+    data[:count] = np.asarray(wg.data)[: indptr[-1]][keep]
+    indices[:count] = new_index[col[keep]]  # rows stay sorted by row; columns keep their order
+    return WeightGeneration(jnp.asarray(data), jnp.asarray(indices), jnp.asarray(new_ptr), int(columns.size))

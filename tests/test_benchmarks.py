@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import nne_jax as nj
-from benchmarks.numpy_generation import NumpyNNE
+from benchmarks.numpy_generation import NaiveNumpyNNE, NumpyNNE
 from nne_jax.population import PATHS
 
 
@@ -14,12 +14,19 @@ def task():
     return nj.mlp_task(jax.random.PRNGKey(0), num_genes=150, beta=0.02, num_inputs=40, num_hidden=60, num_classes=10, density=0.2)
 
 
-def test_numpy_baseline_equals_every_jax_path(task):
+def test_numpy_baselines_equal_each_other_and_every_jax_path(task):
     genotypes = np.asarray(jax.random.bernoulli(jax.random.PRNGKey(1), 0.5, (12, 150)), np.float32)
     inputs = np.asarray(jax.random.uniform(jax.random.PRNGKey(2), (16, 40)))
     labels = np.arange(16) % 10
     ref = NumpyNNE(task).fitness(genotypes, inputs, labels)
     assert np.ptp(ref) > 0  # a non-trivial comparison
+    naive = NaiveNumpyNNE(task)
+    assert naive.W.shape == (task.arch.num_links, 150) and np.count_nonzero(naive.W) == task.wg.nnz  # dense W over the real links
+    np.testing.assert_allclose(naive.fitness(genotypes, inputs, labels), ref, rtol=1e-5, atol=1e-5)
+    # the naive dense forward gives the library's single-network logits too
+    weights = nj.generate_weights(task.wg, jnp.asarray(genotypes[0]))
+    np.testing.assert_allclose(naive.logits(genotypes[0], inputs), np.asarray(nj.mlp_forward(task.arch, weights, jnp.asarray(inputs))),
+                               rtol=1e-4, atol=1e-4)
     for path in PATHS:
         logits = nj.population_logits(task.arch, task.wg, jnp.asarray(genotypes), jnp.asarray(inputs), path=path, blocks=task.blocks)
         np.testing.assert_allclose(np.asarray(nj.delta_fitness(logits, jnp.asarray(labels))), ref, rtol=1e-4, atol=1e-4, err_msg=path)
@@ -34,6 +41,17 @@ def test_numpy_update_equals_library(task):
     f, fb = nj.allele_rewards(jnp.asarray(genotypes), jnp.asarray(fitness))
     expected = np.asarray(nj.update_allele_freqs(jnp.asarray(p), f, fb, 0.7))
     np.testing.assert_allclose(NumpyNNE.update(p, genotypes, fitness, 0.7), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(NaiveNumpyNNE.update(p, genotypes, fitness, 0.7), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_naive_generation_equals_optimised_generation(task):
+    inputs = np.asarray(jax.random.uniform(jax.random.PRNGKey(4), (8, 40)))
+    labels = np.arange(8) % 10
+    p = np.full(150, 0.5)
+    a = NumpyNNE(task).generation(np.random.default_rng(5), p, 10, 1.0, inputs, labels)
+    b = NaiveNumpyNNE(task).generation(np.random.default_rng(5), p, 10, 1.0, inputs, labels)
+    assert not np.allclose(a, p)
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
 def test_flop_counts_are_consistent(task):
@@ -43,3 +61,26 @@ def test_flop_counts_are_consistent(task):
     assert 0 < done < dense
     done_g, _ = flops("genespace", task, 100, 50)
     assert done_g > 0
+
+
+def test_single_config_parsing_and_output_format():
+    from benchmarks.generation import SINGLE_MARKER, parse_config, parse_single_output
+
+    assert parse_config(["10000", "1000", "200", "1000", "fused", "1000"]) == (10000, 1000, 200, 1000, "fused", 1000)
+    assert parse_config(["8", "50", "4", "16", "sparse", "none"]) == (8, 50, 4, 16, "sparse", None)
+    with pytest.raises(ValueError):
+        parse_config(["8", "50", "4", "16", "fused"])
+    out = "some log line\n" + SINGLE_MARKER + '{"N": 8, "peak_rss_bytes": 123}\nmore log\n'
+    assert parse_single_output(out) == {"N": 8, "peak_rss_bytes": 123}
+    with pytest.raises(ValueError):
+        parse_single_output("no row here\n")
+
+
+def test_single_config_in_a_subprocess_reports_peak_rss():
+    """The benchmark's peak-RSS entry point, end to end, on a tiny config (a fresh process)."""
+    from benchmarks.generation import single_in_subprocess
+
+    row = single_in_subprocess(8, 50, 4, 16, "fused", None, reps=5, timeout=120)
+    assert (row["N"], row["n"], row["B"], row["h"], row["path"], row["pop_chunk"]) == (8, 50, 4, 16, "fused", None)
+    assert row["seconds_per_generation"] > 0
+    assert row["peak_rss_bytes"] >= row["rss_before_config_bytes"] > 10 * 2**20  # bytes, not KiB: a JAX process is > 10 MiB
