@@ -29,7 +29,12 @@ _STRATEGY_FIELDS = tuple(f.name for f in dataclasses.fields(NNE) if f.name != "i
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """An NNE-on-MNIST run: the strategy (an :class:`~nne_jax.strategy.NNE`), network, data, budget."""
+    """An NNE-on-MNIST run: the strategy (an :class:`~nne_jax.strategy.NNE`), network, data, budget.
+
+    Network fields: ``beta`` (density of ``W``), ``num_hidden``, ``k_cap`` (k-cap hidden layer),
+    ``gene_map`` (link weights ``g(W x)``, a key of ``GENE_MAPS``) and ``hidden_layers`` (``> 1``:
+    a :class:`~nne_jax.deep.DeepTask` with that many layers of ``num_hidden`` units).
+    """
 
     name: str
     strategy: NNE
