@@ -9,7 +9,7 @@ dense-equivalent flops (dense ``W x`` and dense masked layers), the device's mat
 in the same run (a float32 GEMM: the roofline), the fraction of it reached for both flop counts,
 and XLA's peak memory estimate for the compiled generation. The big memory-check row (N = 10 000,
 B = 200, ``pop_chunk`` = 1000) runs in a fresh subprocess that also reports its measured peak RSS
-(``ru_maxrss`` after the timed generations; ``--no-rss``: run it in-process, no RSS).
+(``VmHWM`` after the timed generations; ``--no-rss``: run it in-process, no RSS).
 
 In the same run, for the paper's shape, it times the two plain NumPy generations of
 ``benchmarks/numpy_generation.py`` (same math, checked equal) and the peer ``evosax.Open_ES``
@@ -106,7 +106,18 @@ def flops(path: str, task: nj.MLPTask, pop: int, batch: int) -> tuple[float, flo
 
 
 def max_rss_bytes() -> int:
-    """This process's peak resident set size so far (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    """This process's peak resident set size so far.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` — the high-water mark of this process's own memory.
+    (Not ``ru_maxrss``: Linux carries the parent's peak into a child through fork + exec, so a
+    subprocess started by a big parent would report the parent's peak.) Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
@@ -352,7 +363,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                   f"{100 * row['fraction_of_peak_dense_equivalent']:11.1f}% {'' if mem is None else f'{mem / 2**30:8.2f}'}", flush=True)
             if row["peak_rss_bytes"] is not None:
                 print(f"{'':>6} measured peak RSS of a fresh process running this row: {row['peak_rss_bytes'] / 2**30:.2f} GiB "
-                      f"(ru_maxrss after the timed generations; {row['rss_before_config_bytes'] / 2**30:.2f} GiB before the config: "
+                      f"(VmHWM after the timed generations; {row['rss_before_config_bytes'] / 2**30:.2f} GiB before the config: "
                       f"Python + JAX runtime)", flush=True)
     if not args.no_peers:
         paper_rows = [r for r in rows if (r["N"], r["n"], r["h"]) == (1000, 1000, 1000)]

@@ -25,6 +25,8 @@ import numpy as np
 from jax.sharding import Mesh
 
 from nne_jax.weights import GENE_MAPS, WeightGeneration, _numpy_rng, generate_weights, generate_weights_t, weight_generation
+from nne_jax.networks import sample_in_idx
+from nne_jax.population import map_in_chunks
 
 Array = jax.Array
 
@@ -76,16 +78,6 @@ class DeepMLP:
         return int(self.active.sum())
 
 
-def _sample_in_idx(rng: np.random.Generator, fan_out: int, fan_in: int, density: float, pad_to: int) -> np.ndarray:
-    """``(fan_out, K)`` int32: each unit's inputs (edge present w.p. ``density``), padded with ``fan_in``."""
-    mask = rng.random((fan_out, fan_in)) < density
-    counts = mask.sum(axis=1)
-    k = -(-max(int(counts.max()), 1) // pad_to) * pad_to
-    order = np.argsort(~mask, axis=1, kind="stable")[:, :k]  # each row's inputs first, in order
-    order = np.pad(order, ((0, 0), (0, k - order.shape[1])))  # only when k > fan_in
-    return np.where(np.arange(k)[None, :] >= counts[:, None], fan_in, order).astype(np.int32)
-
-
 def deep_mlp(
     key: Array,
     num_inputs: int = 784,
@@ -106,7 +98,7 @@ def deep_mlp(
         raise ValueError(f"pad_to must be >= 1, got {pad_to}")
     rng = _numpy_rng(key)
     fan_ins = (num_inputs, *hidden[:-1])
-    in_idx = tuple(jnp.asarray(_sample_in_idx(rng, h, f, density, pad_to)) for h, f in zip(hidden, fan_ins))
+    in_idx = tuple(jnp.asarray(sample_in_idx(rng, h, f, density, pad_to)) for h, f in zip(hidden, fan_ins))
     return DeepMLP(in_idx, num_inputs, hidden, num_classes)
 
 
@@ -201,13 +193,7 @@ class DeepTask:
             w_t = GENE_MAPS[self.gene_map](generate_weights_t(self.wg, g.T))  # (S, N)
             return deep_forward_population(self.arch, w_t, inputs)
 
-        n_pop, chunk = genotypes.shape[0], self.pop_chunk
-        if chunk is None or chunk >= n_pop:
-            return logits(genotypes)
-        num_chunks = -(-n_pop // chunk)
-        padded = jnp.pad(genotypes, ((0, num_chunks * chunk - n_pop), (0, 0))).reshape(num_chunks, chunk, -1)
-        out = jax.lax.map(logits, padded)  # (num_chunks, chunk, B, C)
-        return out.reshape(num_chunks * chunk, *out.shape[2:])[:n_pop]
+        return map_in_chunks(logits, genotypes, self.pop_chunk)
 
 
 def deep_task(

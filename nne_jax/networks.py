@@ -32,6 +32,7 @@ __all__ = [
     "mlp_forward_population",
     "split_slots",
     "k_cap",
+    "sample_in_idx",
     "dense_params",
     "dense_forward",
 ]
@@ -101,16 +102,23 @@ def masked_mlp(
         raise ValueError("num_inputs, num_hidden and num_classes must all be >= 1")
     if k_cap is not None and not 1 <= k_cap <= num_hidden:
         raise ValueError(f"k_cap must be in [1, num_hidden={num_hidden}], got {k_cap}")
-    mask = _numpy_rng(key).random((num_hidden, num_inputs)) < density
-    counts = mask.sum(axis=1)
-    k = max(int(counts.max()), 1)
-    k = -(-k // pad_to) * pad_to
-    first_true = np.argsort(~mask, axis=1, kind="stable")[:, :k]  # each row's inputs, in order
-    pad = np.arange(k)[None, :] >= counts[:, None]
-    if k > num_inputs:  # only when padding exceeds the number of inputs
-        first_true = np.pad(first_true, ((0, 0), (0, k - first_true.shape[1])))
-    in_idx = np.where(pad, num_inputs, first_true).astype(np.int32)
+    in_idx = sample_in_idx(_numpy_rng(key), num_hidden, num_inputs, density, pad_to)
     return MaskedMLP(jnp.asarray(in_idx), num_inputs, num_hidden, num_classes, k_cap)
+
+
+def sample_in_idx(rng: np.random.Generator, fan_out: int, fan_in: int, density: float, pad_to: int = 8) -> np.ndarray:
+    """A fixed random mask as incoming-link lists: ``(fan_out, K)`` int32 (host-side).
+
+    Each of the ``fan_out × fan_in`` edges is present w.p. ``density``; row ``j`` lists unit ``j``'s
+    inputs in order, padded with ``fan_in`` (a constant-zero feature) up to ``K`` = the largest
+    fan-in rounded up to a multiple of ``pad_to``.
+    """
+    mask = rng.random((fan_out, fan_in)) < density
+    counts = mask.sum(axis=1)
+    k = -(-max(int(counts.max()), 1) // pad_to) * pad_to
+    order = np.argsort(~mask, axis=1, kind="stable")[:, :k]  # each row's inputs first, in order
+    order = np.pad(order, ((0, 0), (0, k - order.shape[1])))  # only when k > fan_in
+    return np.where(np.arange(k)[None, :] >= counts[:, None], fan_in, order).astype(np.int32)
 
 
 def linear_forward(weights: Array, inputs: Array) -> Array:

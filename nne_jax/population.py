@@ -30,7 +30,7 @@ from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, gener
 
 Array = jax.Array
 
-__all__ = ["PATHS", "population_logits", "default_path"]
+__all__ = ["PATHS", "population_logits", "default_path", "map_in_chunks"]
 
 
 def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
@@ -157,11 +157,19 @@ def population_logits(
     if offset is not None and offset.shape != (arch.num_slots,):
         raise ValueError(f"offset must have shape ({arch.num_slots},), got {offset.shape}")
     fn = PATHS[path]
+    return map_in_chunks(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype, offset, gene_map), genotypes, pop_chunk)
+
+
+def map_in_chunks(fn: Callable[[Array], Array], genotypes: Array, chunk: int | None) -> Array:
+    """``fn`` over ``(N, n)`` genotypes, at most ``chunk`` at a time (``lax.map``; ``None``: all).
+
+    The last chunk is padded with zero genotypes whose outputs are dropped. Bounds memory by
+    ``chunk`` networks' worth of temporaries.
+    """
     n_pop = genotypes.shape[0]
-    if pop_chunk is None or pop_chunk >= n_pop:
-        return fn(arch, wg, blocks, genotypes, inputs, matmul_dtype, offset, gene_map)
-    num_chunks = -(-n_pop // pop_chunk)
-    padded = jnp.pad(genotypes, ((0, num_chunks * pop_chunk - n_pop), (0, 0)))
-    chunks = padded.reshape(num_chunks, pop_chunk, -1)
-    logits = jax.lax.map(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype, offset, gene_map), chunks)
-    return logits.reshape(num_chunks * pop_chunk, *logits.shape[2:])[:n_pop]
+    if chunk is None or chunk >= n_pop:
+        return fn(genotypes)
+    num_chunks = -(-n_pop // chunk)
+    padded = jnp.pad(genotypes, ((0, num_chunks * chunk - n_pop), (0, 0))).reshape(num_chunks, chunk, -1)
+    out = jax.lax.map(fn, padded)
+    return out.reshape(num_chunks * chunk, *out.shape[2:])[:n_pop]

@@ -84,3 +84,5 @@ def test_single_config_in_a_subprocess_reports_peak_rss():
     assert (row["N"], row["n"], row["B"], row["h"], row["path"], row["pop_chunk"]) == (8, 50, 4, 16, "fused", None)
     assert row["seconds_per_generation"] > 0
     assert row["peak_rss_bytes"] >= row["rss_before_config_bytes"] > 10 * 2**20  # bytes, not KiB: a JAX process is > 10 MiB
+    # the child's own high-water mark, not the parent's carried over fork + exec (as ru_maxrss is)
+    assert row["rss_before_config_bytes"] < 0.75 * 2**30
