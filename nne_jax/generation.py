@@ -234,7 +234,8 @@ def run_generations(
       callback: called on the host after each chunk with the state and that chunk's metrics
         (for checkpoints and progress lines).
       compact: with allele fixation, drop the fixed genes' columns of ``W`` at every chunk
-        boundary (:func:`nne_jax.fixation.compact_task`): same results, less work.
+        boundary (:func:`nne_jax.fixation.compact_task`): same results, less work. Applies to
+        :class:`MLPTask`; other tasks (e.g. :class:`~nne_jax.deep.DeepTask`) run uncompacted.
 
     Returns:
       The final state and the metrics of the generations run here, each stacked ``(T,)``.
