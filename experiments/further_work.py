@@ -12,7 +12,8 @@ writes ``results/further_work/<experiment>.json`` (config, seed, git commit, dev
 per variant: final test accuracy three ways, seconds per generation, curves) and
 ``<experiment>.png``; the runs' own JSON files are in ``results/further_work/<experiment>/``.
 ``fixation`` also times one generation of the full and the compacted task at several fractions of
-fixed genes (the compute saving by itself).
+fixed genes (the compute saving by itself); ``kcap`` times one generation per cap on the ``fused``
+and ``sparse`` paths.
 """
 from __future__ import annotations
 
@@ -91,6 +92,38 @@ def fixation_timing(seed: int, fractions: tuple[float, ...] = (0.0, 0.5, 0.75, 0
     return rows
 
 
+def kcap_timing(seed: int, caps: tuple[int | None, ...] = (None, 100, 30), reps: int = 5) -> list[dict[str, Any]]:
+    """Seconds per generation (median of ``reps`` after warm-up) at the fast preset's shape, per
+    k-cap, on the ``fused`` and the ``sparse`` path."""
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import nne_jax as nj
+    from nne_jax.config import PRESETS, with_fields
+    from nne_jax.runner import make_task
+
+    x = jax.random.uniform(jax.random.PRNGKey(1), (PRESETS["fast"].batch_size, 784))
+    y = jnp.arange(x.shape[0], dtype=jnp.int32) % 10
+    rows = []
+    for cap in caps:
+        config = with_fields(PRESETS["fast"], k_cap=cap)
+        state = config.strategy.init(jax.random.PRNGKey(0))
+        for path in ("fused", "sparse"):
+            task = make_task(config, seed, 10).replace(path=path)
+            generation = nj.make_generation(config.strategy, task, config.fitness_fn())
+            jax.block_until_ready(generation(state, jax.random.PRNGKey(2), (x, y)))
+            times = []
+            for i in range(reps):
+                start = time.perf_counter()
+                jax.block_until_ready(generation(state, jax.random.PRNGKey(3 + i), (x, y)))
+                times.append(time.perf_counter() - start)
+            rows.append({"k_cap": cap, "path": path, "seconds_per_generation": float(np.median(times))})
+            print(f"k_cap={cap} {path}: {rows[-1]['seconds_per_generation']:.3f} s/gen", flush=True)
+    return rows
+
+
 def plot(experiment: str, res: dict[str, Any]) -> None:
     import matplotlib
 
@@ -132,6 +165,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            "generations": args.generations, "rows": rows}
     if args.experiment == "fixation":
         res["timing"] = fixation_timing(args.seed)
+    if args.experiment == "kcap":
+        res["timing_by_path"] = kcap_timing(args.seed)
     res["wall_seconds"] = time.perf_counter() - start
     write_json(OUT / f"{args.experiment}.json", res)
     plot(args.experiment, res)

@@ -46,8 +46,10 @@ def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | No
 def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
     """The sparse path, one block of hidden units at a time (``lax.scan``): each block's weights
     are generated, used for its first-layer activations and added into the logits while still in
-    cache, so neither the ``(S, N)`` weights nor the ``(h, B, N)`` activations are materialised."""
-    if blocks is None or arch.k_cap is not None:  # k-cap needs all hidden units at once
+    cache, so neither the ``(S, N)`` weights nor the ``(h, B, N)`` activations are materialised.
+    With a k-cap (which needs every hidden unit of an example at once) the scan returns each
+    block's activations and output weights instead, and the cap and output layer follow it."""
+    if blocks is None:
         return _sparse(arch, wg, blocks, genotypes, inputs, dtype, offset, gene_map)
     k, c, hb = arch.slots_per_unit, arch.num_classes, blocks.num_rows // arch.slots_per_row
     offsets = jnp.zeros((blocks.indptr.shape[0], blocks.num_rows), jnp.float32) if offset is None else offset.reshape(-1, blocks.num_rows)
@@ -55,11 +57,19 @@ def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | Non
     xg = xg.reshape(-1, hb, *xg.shape[1:])  # (num_blocks, hb, B, K)
     x_t = genotypes.T.astype(jnp.float32)
 
-    def body(logits: Array, blk: tuple[WeightGeneration, Array, Array]) -> tuple[Array, None]:
+    def block_layer(blk: tuple[WeightGeneration, Array, Array]) -> tuple[Array, Array]:
         block, xg_b, off = blk
         w = _finish(generate_weights_t(block, x_t), off[:, None], gene_map).reshape(hb, k + c, -1)  # (hb, K + C, N)
-        hidden = jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg_b, w[:, :k]))  # (hb, B, N)
-        return logits + jnp.einsum("jbg,jcg->bcg", hidden, w[:, k:]), None
+        return jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg_b, w[:, :k])), w[:, k:]  # (hb, B, N), (hb, C, N)
+
+    if arch.k_cap is not None:
+        hidden, w2 = jax.lax.map(block_layer, (blocks, xg, offsets))
+        hidden = k_cap(hidden.reshape(arch.num_hidden, *hidden.shape[2:]), arch.k_cap, axis=0)  # (h, B, N)
+        return jnp.einsum("jbg,jcg->gbc", hidden, w2.reshape(arch.num_hidden, c, -1))
+
+    def body(logits: Array, blk: tuple[WeightGeneration, Array, Array]) -> tuple[Array, None]:
+        hidden, w2 = block_layer(blk)
+        return logits + jnp.einsum("jbg,jcg->bcg", hidden, w2), None
 
     init = jnp.zeros((inputs.shape[0], c, genotypes.shape[0]), jnp.float32)
     logits, _ = jax.lax.scan(body, init, (blocks, xg, offsets))
