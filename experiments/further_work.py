@@ -52,6 +52,20 @@ def run_variants(experiment: str, generations: int, seed: int, task: str) -> lis
     return rows
 
 
+def seconds_per_generation(generation: Any, state: Any, batch: tuple[Any, Any], reps: int) -> float:
+    """Median wall seconds of one ``generation(state, key, batch)`` over ``reps`` runs after a warm-up."""
+    import jax
+    import numpy as np
+
+    jax.block_until_ready(generation(state, jax.random.PRNGKey(2), batch))
+    times = []
+    for i in range(reps):
+        start = time.perf_counter()
+        jax.block_until_ready(generation(state, jax.random.PRNGKey(3 + i), batch))
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def fixation_timing(seed: int, fractions: tuple[float, ...] = (0.0, 0.5, 0.75, 0.9, 0.97), reps: int = 5) -> list[dict[str, float]]:
     """Seconds per generation (median of ``reps`` after warm-up) of the fast preset's shape with a
     given fraction of genes fixed, evaluated on the full task and on the compacted one."""
@@ -78,13 +92,7 @@ def fixation_timing(seed: int, fractions: tuple[float, ...] = (0.0, 0.5, 0.75, 0
         row = {"fraction_fixed": float(fixed.mean())}
         for name, t in (("full", task), ("compacted", compact_task(task, state))):
             generation = nj.make_generation(nne, t, config.fitness_fn())
-            jax.block_until_ready(generation(state, jax.random.PRNGKey(2), (x, y)))
-            times = []
-            for i in range(reps):
-                start = time.perf_counter()
-                jax.block_until_ready(generation(state, jax.random.PRNGKey(3 + i), (x, y)))
-                times.append(time.perf_counter() - start)
-            row[f"{name}_seconds_per_generation"] = float(np.median(times))
+            row[f"{name}_seconds_per_generation"] = seconds_per_generation(generation, state, (x, y), reps)
         row["speedup"] = row["full_seconds_per_generation"] / row["compacted_seconds_per_generation"]
         rows.append(row)
         print(f"fixed {100 * fraction:4.0f}%: full {row['full_seconds_per_generation']:.3f} s/gen, "
@@ -95,10 +103,8 @@ def fixation_timing(seed: int, fractions: tuple[float, ...] = (0.0, 0.5, 0.75, 0
 def kcap_timing(seed: int, caps: tuple[int | None, ...] = (None, 100, 30), reps: int = 5) -> list[dict[str, Any]]:
     """Seconds per generation (median of ``reps`` after warm-up) at the fast preset's shape, per
     k-cap, on the ``fused`` and the ``sparse`` path."""
-
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
     import nne_jax as nj
     from nne_jax.config import PRESETS, with_fields
@@ -113,13 +119,7 @@ def kcap_timing(seed: int, caps: tuple[int | None, ...] = (None, 100, 30), reps:
         for path in ("fused", "sparse"):
             task = make_task(config, seed, 10).replace(path=path)
             generation = nj.make_generation(config.strategy, task, config.fitness_fn())
-            jax.block_until_ready(generation(state, jax.random.PRNGKey(2), (x, y)))
-            times = []
-            for i in range(reps):
-                start = time.perf_counter()
-                jax.block_until_ready(generation(state, jax.random.PRNGKey(3 + i), (x, y)))
-                times.append(time.perf_counter() - start)
-            rows.append({"k_cap": cap, "path": path, "seconds_per_generation": float(np.median(times))})
+            rows.append({"k_cap": cap, "path": path, "seconds_per_generation": seconds_per_generation(generation, state, (x, y), reps)})
             print(f"k_cap={cap} {path}: {rows[-1]['seconds_per_generation']:.3f} s/gen", flush=True)
     return rows
 
