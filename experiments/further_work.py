@@ -29,7 +29,8 @@ OUT = RESULTS / "further_work"
 VARIANTS: dict[str, list[tuple[str, list[str]]]] = {
     "gene-maps": [(g, [f"gene_map={g}"]) for g in ("identity", "tanh", "relu")],
     "kcap": [("k=none", [])] + [(f"k={k}", [f"k_cap={k}"]) for k in (100, 30)],
-    "depth": [("1 hidden layer", []), ("2 hidden layers", ["hidden_layers=2"])],
+    "depth": [("1 hidden layer", []), ("2 hidden layers", ["hidden_layers=2"]),
+              ("2 hidden layers, fan-in scaled", ["hidden_layers=2", "fan_in_scale=true"])],
     "fixation": [("no fixation", []), ("fixation tau=0.05", ["fixation=0.05"])],
 }
 

@@ -23,7 +23,7 @@ from nne_jax.weights import GENE_MAPS
 __all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields"]
 
 
-_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1}
+_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1, "fan_in_scale": False}
 _STRATEGY_FIELDS = tuple(f.name for f in dataclasses.fields(NNE) if f.name != "init_freqs")
 
 
@@ -33,7 +33,8 @@ class RunConfig:
 
     Network fields: ``beta`` (density of ``W``), ``num_hidden``, ``k_cap`` (k-cap hidden layer),
     ``gene_map`` (link weights ``g(W x)``, a key of ``GENE_MAPS``) and ``hidden_layers`` (``> 1``:
-    a :class:`~nne_jax.deep.DeepTask` with that many layers of ``num_hidden`` units).
+    a :class:`~nne_jax.deep.DeepTask` with that many layers of ``num_hidden`` units; ``fan_in_scale``
+    scales its deeper layers' weights by ``1 / sqrt(fan-in)``).
     """
 
     name: str
@@ -48,6 +49,7 @@ class RunConfig:
     k_cap: int | None = None
     gene_map: str = "identity"
     hidden_layers: int = 1
+    fan_in_scale: bool = False
     per_class: int = 200
     signsgd_steps: int = 400
     signsgd_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
@@ -61,6 +63,8 @@ class RunConfig:
             raise ValueError(f"beta must be in (0, 1], got {self.beta}")
         if self.gene_map not in GENE_MAPS:
             raise ValueError(f"unknown gene_map {self.gene_map!r}; choose from {sorted(GENE_MAPS)}")
+        if self.fan_in_scale and self.hidden_layers < 2:
+            raise ValueError("fan_in_scale scales the layers after the first: it needs hidden_layers >= 2")
         if self.hidden_layers > 1 and self.k_cap is not None:
             raise ValueError("k_cap is implemented for one hidden layer (hidden_layers=1)")
 

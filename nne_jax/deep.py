@@ -41,12 +41,15 @@ class DeepMLP:
       in_idx: one ``(h_ℓ, K_ℓ)`` int32 array per hidden layer: the unit of the layer below read by
         each slot (padding: the fan-in ``f_ℓ``, a constant-zero feature).
       num_inputs, hidden, num_classes: ``d``, ``(h_1, …, h_L)``, ``C`` (static).
+      layer_scales: ``L + 1`` fixed multipliers of each layer's generated weights (the last for
+        the output layer), or ``None`` (all 1, the paper's convention), static.
     """
 
     in_idx: tuple[Array, ...]
     num_inputs: int = flax.struct.field(pytree_node=False)
     hidden: tuple[int, ...] = flax.struct.field(pytree_node=False)
     num_classes: int = flax.struct.field(pytree_node=False)
+    layer_scales: tuple[float, ...] | None = flax.struct.field(pytree_node=False, default=None)
 
     @property
     def fan_ins(self) -> tuple[int, ...]:
@@ -85,8 +88,14 @@ def deep_mlp(
     num_classes: int = 10,
     density: float = 0.1,
     pad_to: int = 8,
+    fan_in_scale: bool = False,
 ) -> DeepMLP:
-    """Samples each hidden layer's fixed random input mask (on the host, from ``key``)."""
+    """Samples each hidden layer's fixed random input mask (on the host, from ``key``).
+
+    ``fan_in_scale``: multiply the generated weights of every layer after the first by
+    ``1 / sqrt(expected fan-in)`` (``density · h_{ℓ-1}`` for hidden layers, ``h_L`` for the output),
+    so activations do not grow with depth; the first layer keeps the paper's scale.
+    """
     hidden = tuple(int(h) for h in hidden)
     if not hidden:
         raise ValueError("hidden must list at least one hidden layer size, got ()")
@@ -99,7 +108,10 @@ def deep_mlp(
     rng = _numpy_rng(key)
     fan_ins = (num_inputs, *hidden[:-1])
     in_idx = tuple(jnp.asarray(sample_in_idx(rng, h, f, density, pad_to)) for h, f in zip(hidden, fan_ins))
-    return DeepMLP(in_idx, num_inputs, hidden, num_classes)
+    scales = None
+    if fan_in_scale:
+        scales = (1.0, *(1.0 / float(np.sqrt(density * f)) for f in hidden[:-1]), 1.0 / float(np.sqrt(hidden[-1])))
+    return DeepMLP(in_idx, num_inputs, hidden, num_classes, scales)
 
 
 def deep_split_slots(arch: DeepMLP, weights: Array) -> tuple[tuple[Array, ...], Array]:
@@ -107,8 +119,9 @@ def deep_split_slots(arch: DeepMLP, weights: Array) -> tuple[tuple[Array, ...], 
     if weights.shape[0] != arch.num_slots:
         raise ValueError(f"weights have {weights.shape[0]} slots, the network has {arch.num_slots}")
     o, rest = arch.offsets, weights.shape[1:]
-    layers = tuple(weights[o[i] : o[i + 1]].reshape(*idx.shape, *rest) for i, idx in enumerate(arch.in_idx))
-    return layers, weights[o[-2] :].reshape(arch.hidden[-1], arch.num_classes, *rest)
+    scales = arch.layer_scales or (1.0,) * (len(arch.hidden) + 1)
+    layers = tuple(scales[i] * weights[o[i] : o[i + 1]].reshape(*idx.shape, *rest) for i, idx in enumerate(arch.in_idx))
+    return layers, scales[-1] * weights[o[-2] :].reshape(arch.hidden[-1], arch.num_classes, *rest)
 
 
 def _check_inputs(arch: DeepMLP, inputs: Array) -> Array:
@@ -206,6 +219,7 @@ def deep_task(
     density: float = 0.1,
     gene_map: str = "identity",
     pop_chunk: int | None = None,
+    fan_in_scale: bool = False,
 ) -> DeepTask:
     """Samples the masks and ``W`` (β-sparse, ``U[-1, 1]``, padding rows empty) for a deep masked MLP."""
     if gene_map not in GENE_MAPS:
@@ -213,6 +227,6 @@ def deep_task(
     if pop_chunk is not None and pop_chunk < 1:
         raise ValueError(f"pop_chunk must be >= 1, got {pop_chunk}")
     mask_key, w_key = jax.random.split(key)
-    arch = deep_mlp(mask_key, num_inputs, hidden, num_classes, density)
+    arch = deep_mlp(mask_key, num_inputs, hidden, num_classes, density, fan_in_scale=fan_in_scale)
     wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
     return DeepTask(arch, wg, gene_map=gene_map, pop_chunk=pop_chunk)

@@ -50,7 +50,8 @@ def make_task(config: RunConfig, seed: int, num_classes: int) -> MLPTask:
         from nne_jax.deep import deep_task
 
         mlp = deep_task(task_key, config.num_genes, hidden=(config.num_hidden,) * config.hidden_layers, beta=config.beta,
-                        num_classes=num_classes, gene_map=config.gene_map, pop_chunk=125)
+                        num_classes=num_classes, gene_map=config.gene_map, pop_chunk=125,
+                        fan_in_scale=config.fan_in_scale)
     else:
         mlp = mlp_task(task_key, config.num_genes, beta=config.beta, num_hidden=config.num_hidden, num_classes=num_classes, k_cap=config.k_cap,
                        gene_map=config.gene_map)

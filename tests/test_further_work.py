@@ -157,3 +157,20 @@ def test_run_config_selects_gene_map_and_depth():
         apply_overrides(base, ["gene_map=cubic"])
     with pytest.raises(ValueError, match="k_cap"):
         apply_overrides(base, ["hidden_layers=2", "k_cap=5"])
+
+
+def test_fan_in_scale_multiplies_deeper_layers_only():
+    from nne_jax.config import PRESETS, apply_overrides
+    from nne_jax.deep import deep_forward, deep_mlp, deep_split_slots
+
+    plain = deep_mlp(jax.random.PRNGKey(0), 20, (16, 12), 4, density=0.25)
+    scaled = deep_mlp(jax.random.PRNGKey(0), 20, (16, 12), 4, density=0.25, fan_in_scale=True)
+    np.testing.assert_allclose(scaled.layer_scales, (1.0, 1 / np.sqrt(0.25 * 16), 1 / np.sqrt(12)))
+    w = jax.random.normal(jax.random.PRNGKey(1), (plain.num_slots,))
+    (l1, l2), out = deep_split_slots(plain, w)
+    manual = jnp.concatenate([l1.ravel(), l2.ravel() * scaled.layer_scales[1], out.ravel() * scaled.layer_scales[2]])
+    x = jax.random.uniform(jax.random.PRNGKey(2), (5, 20))
+    np.testing.assert_allclose(np.asarray(deep_forward(scaled, w, x)), np.asarray(deep_forward(plain, manual, x)), rtol=1e-5, atol=1e-6)
+    assert apply_overrides(PRESETS["smoke"], ["hidden_layers=2", "fan_in_scale=true"]).identity()["fan_in_scale"] is True
+    with pytest.raises(ValueError, match="fan_in_scale"):
+        apply_overrides(PRESETS["smoke"], ["fan_in_scale=true"])
