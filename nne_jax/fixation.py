@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 import jax.numpy as jnp
 import numpy as np
 
+from nne_jax.blocks import regroup
 from nne_jax.strategy import NNEState
-from nne_jax.weights import generate_weights, row_blocks, select_columns
+from nne_jax.weights import generate_weights, select_columns
 
 if TYPE_CHECKING:
     from nne_jax.generation import MLPTask
@@ -66,12 +67,7 @@ def compact_task(task: MLPTask, state: NNEState, buckets: int = 16) -> MLPTask:
     wg = wg.replace(num_genes=width)  # extra columns are empty: padding genes add nothing
     genes = np.zeros(width, np.int32)
     genes[: free.size] = free
-    blocks = None
-    if task.blocks is not None:
-        full_len = task.blocks.data.shape[-1]
-        rows = task.blocks.num_rows
-        counts = np.diff(np.asarray(wg.indptr)[::rows])
-        blocks = row_blocks(wg, rows, length=min(full_len, _round_up(int(counts.max()), -(-full_len // buckets))))
+    blocks = None if task.blocks is None else regroup(task.blocks, wg, buckets)
     return task.replace(wg=wg, blocks=blocks, genes=jnp.asarray(genes), offset=offset, total_genes=n)
 
 

@@ -19,10 +19,11 @@ from jax.sharding import Mesh
 from nne_jax.fitness import accuracy, delta_fitness
 from nne_jax.fixation import compact_task
 from nne_jax.networks import MaskedMLP, masked_mlp, mlp_forward
-from nne_jax.parallel import shard_population
+from nne_jax.parallel import replicate, shard_population
 from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
-from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, row_blocks, weight_generation
+from nne_jax.blocks import UnitGroup, unit_groups
+from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, weight_generation
 
 Array = jax.Array
 
@@ -36,7 +37,8 @@ class MLPTask:
     Attributes:
       arch: the masked MLP (input mask).
       wg: the ``(S, n)`` weight-generation matrix over the network's link slots.
-      blocks: ``wg`` cut into blocks of hidden units, for the ``"fused"`` path.
+      blocks: the hidden units in blocks grouped by fan-in, with their rows of ``wg``, for the
+        ``"fused"`` path (:mod:`nne_jax.blocks`).
       genes: ``(n',)`` int32, the genes that ``wg``'s columns stand for (``None``: all ``n``, in
         order). Set by allele-fixation compaction (:mod:`nne_jax.fixation`), like ``offset``.
       offset: ``(S,)`` weights contributed by genes outside ``genes`` (fixed genes), or ``None``.
@@ -50,7 +52,7 @@ class MLPTask:
 
     arch: MaskedMLP
     wg: WeightGeneration
-    blocks: WeightGeneration | None = None
+    blocks: tuple[UnitGroup, ...] | None = None
     genes: Array | None = None
     offset: Array | None = None
     gene_map: str = flax.struct.field(pytree_node=False, default="identity")
@@ -103,7 +105,7 @@ def mlp_task(
     path: str = "auto",
     pop_chunk: int | None = None,
     matmul_dtype: str = "float32",
-    block_units: int = 20,
+    block_units: int = 8,
     gene_map: str = "identity",
 ) -> MLPTask:
     """Samples the input mask and ``W`` (β-sparse, ``U[-1, 1]``) for the paper's network.
@@ -121,8 +123,7 @@ def mlp_task(
     mask_key, w_key = jax.random.split(key)
     arch = masked_mlp(mask_key, num_inputs, num_hidden, num_classes, density, k_cap)
     wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
-    block_units = max(u for u in range(1, min(block_units, num_hidden) + 1) if num_hidden % u == 0)
-    blocks = row_blocks(wg, block_units * arch.slots_per_row)
+    blocks = unit_groups(arch, wg, block_units)
     path = default_path(gene_map=gene_map) if path == "auto" else path
     return MLPTask(arch, wg, blocks, gene_map=gene_map, path=path, pop_chunk=pop_chunk, matmul_dtype=matmul_dtype)
 
@@ -183,6 +184,7 @@ def make_generation(
     """Returns ``generation(state, key, batch) -> (state, metrics)``, compiled once per shape."""
     if strategy.num_genes != task.num_genes:
         raise ValueError(f"strategy has {strategy.num_genes} genes but W has {task.num_genes} columns")
+    task = replicate(task, getattr(task, "mesh", None))  # once, not on every call
 
     def generation(state: NNEState, key: Array, batch: tuple[Array, Array]) -> tuple[NNEState, Metrics]:
         return _generation_jit(strategy, fitness_fn, task, state, key, batch)
@@ -249,13 +251,14 @@ def run_generations(
     if strategy.num_genes != task.num_genes:
         raise ValueError(f"strategy has {strategy.num_genes} genes but W has {task.num_genes} columns")
     inputs, labels = jnp.asarray(inputs, jnp.float32), jnp.asarray(labels, jnp.int32)
+    task = replicate(task, getattr(task, "mesh", None))  # once, not on every chunk
     collected: list[Metrics] = []
     done = int(state.generation)
     while done < num_generations:
         length = min(chunk_size, num_generations - done)
         chunk_task = task
         if compact and strategy.fixation is not None and isinstance(task, MLPTask) and task.genes is None and bool(jnp.any(state.fixed)):
-            chunk_task = compact_task(task, state)
+            chunk_task = replicate(compact_task(task, state), task.mesh)
         state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, length, chunk_task, state, run_key, inputs, labels)
         done += length
         collected.append(metrics)

@@ -150,6 +150,17 @@ def _gather_inputs(arch: MaskedMLP, inputs: Array) -> Array:
     return padded[:, arch.in_idx]
 
 
+def _inputs_by_feature(arch: MaskedMLP, inputs: Array) -> Array:
+    """``(B, d) -> (d + 1, B)``: the inputs one feature per row, plus the constant-zero feature ``d``.
+
+    Indexing it with ``in_idx`` gathers whole contiguous rows (much cheaper than
+    :func:`_gather_inputs`' element gather): ``[in_idx]`` is ``(..., K, B)``.
+    """
+    if inputs.ndim != 2 or inputs.shape[1] != arch.num_inputs:
+        raise ValueError(f"inputs must have shape (B, {arch.num_inputs}), got {inputs.shape}")
+    return jnp.pad(inputs.astype(jnp.float32), ((0, 0), (0, 1))).T
+
+
 def split_slots(arch: MaskedMLP, weights: Array) -> tuple[Array, Array]:
     """Slot-layout weights ``(S, ...)`` → ``(h, K, ...)`` incoming and ``(h, C, ...)`` outgoing."""
     w = weights.reshape(arch.num_hidden, arch.slots_per_row, *weights.shape[1:])
@@ -158,9 +169,7 @@ def split_slots(arch: MaskedMLP, weights: Array) -> tuple[Array, Array]:
 
 def mlp_forward(arch: MaskedMLP, weights: Array, inputs: Array) -> Array:
     """One network: weights ``(S,)`` in slot layout, inputs ``(B, d)`` → logits ``(B, C)``."""
-    w1, w2 = split_slots(arch, weights)
-    hidden = jax.nn.relu(jnp.einsum("bjk,jk->bj", _gather_inputs(arch, inputs), w1))
-    return k_cap(hidden, arch.k_cap, axis=1) @ w2
+    return dense_forward(*dense_params(arch, weights), inputs, arch.k_cap)
 
 
 def mlp_forward_population(arch: MaskedMLP, weights_t: Array, inputs: Array) -> Array:

@@ -9,15 +9,16 @@ slices in parallel; on GPUs/TPUs the mesh spans the local (or, after
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 Array = jax.Array
+T = TypeVar("T")
 
-__all__ = ["population_mesh", "shard_population", "use_host_devices", "POP_AXIS"]
+__all__ = ["population_mesh", "shard_population", "replicate", "use_host_devices", "POP_AXIS"]
 
 POP_AXIS = "pop"
 
@@ -46,6 +47,15 @@ def shard_population(fn: Callable[[Array], Array], mesh: Mesh, pop_size: int) ->
         return sharded(genotypes)
 
     return wrapped
+
+
+def replicate(tree: T, mesh: Mesh | None) -> T:
+    """``tree``'s arrays copied to every device of ``mesh`` once (``None``: unchanged).
+
+    A jitted function over a mesh would otherwise copy single-device arguments (``W``, the
+    blocks) to every device on each call.
+    """
+    return tree if mesh is None else jax.device_put(tree, NamedSharding(mesh, P()))
 
 
 def use_host_devices(count: int | None = None) -> int:

@@ -20,60 +20,83 @@ Memory is bounded by ``pop_chunk``: the population is evaluated in chunks with `
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
 
-from nne_jax.networks import MaskedMLP, _gather_inputs, k_cap, mlp_forward, mlp_forward_population, split_slots
+from nne_jax.blocks import UnitGroup
+from nne_jax.networks import MaskedMLP, _gather_inputs, _inputs_by_feature, k_cap, mlp_forward, mlp_forward_population, split_slots
 from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, generate_weights_t
 
 Array = jax.Array
+Blocks = Optional[tuple[UnitGroup, ...]]
 
 __all__ = ["PATHS", "population_logits", "default_path", "map_in_chunks"]
 
 
-def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
     weights = _finish(generate_weights(wg, genotypes), offset, gene_map)  # (N, S)
     return jax.vmap(lambda w: mlp_forward(arch, w, inputs))(weights)
 
 
-def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
     weights_t = generate_weights_t(wg, genotypes.T)  # (S, N)
     return mlp_forward_population(arch, _finish(weights_t, None if offset is None else offset[:, None], gene_map), inputs)
 
 
-def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
     """The sparse path, one block of hidden units at a time (``lax.scan``): each block's weights
     are generated, used for its first-layer activations and added into the logits while still in
     cache, so neither the ``(S, N)`` weights nor the ``(h, B, N)`` activations are materialised.
-    With a k-cap (which needs every hidden unit of an example at once) the scan returns each
-    block's activations and output weights instead, and the cap and output layer follow it."""
+    Units come in groups of similar fan-in (:mod:`nne_jax.blocks`), one scan per group, each
+    trimmed to its own ``K_g``. With a k-cap (which needs every hidden unit of an example at once)
+    the scans return each block's activations and output weights instead, and the cap and output
+    layer follow them."""
     if blocks is None:
         return _sparse(arch, wg, blocks, genotypes, inputs, dtype, offset, gene_map)
-    k, c, hb = arch.slots_per_unit, arch.num_classes, blocks.num_rows // arch.slots_per_row
-    offsets = jnp.zeros((blocks.indptr.shape[0], blocks.num_rows), jnp.float32) if offset is None else offset.reshape(-1, blocks.num_rows)
-    xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 0, 2))  # (h, B, K)
-    xg = xg.reshape(-1, hb, *xg.shape[1:])  # (num_blocks, hb, B, K)
+    c, batch, pop = arch.num_classes, inputs.shape[0], genotypes.shape[0]
     x_t = genotypes.T.astype(jnp.float32)
+    by_feature = _inputs_by_feature(arch, inputs)  # (d + 1, B)
 
-    def block_layer(blk: tuple[WeightGeneration, Array, Array]) -> tuple[Array, Array]:
-        block, xg_b, off = blk
-        w = _finish(generate_weights_t(block, x_t), off[:, None], gene_map).reshape(hb, k + c, -1)  # (hb, K + C, N)
-        return jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg_b, w[:, :k])), w[:, k:]  # (hb, B, N), (hb, C, N)
+    def group_scan(group: UnitGroup) -> tuple[Callable, tuple]:
+        k, hb = group.slots_per_unit, group.block_units
+
+        def block_layer(blk: tuple) -> tuple[Array, Array]:
+            w_in, w_out, xg_b, off_in, off_out = blk
+            w1 = _finish(generate_weights_t(w_in, x_t), None if off_in is None else off_in[:, None], gene_map).reshape(hb, k, pop)
+            w2 = _finish(generate_weights_t(w_out, x_t), None if off_out is None else off_out[:, None], gene_map).reshape(hb, c, pop)
+            return jax.nn.relu(jnp.einsum("jkb,jkg->jbg", xg_b, w1)), w2  # (hb, B, N), (hb, C, N)
+
+        offsets = (None, None) if offset is None else (offset[group.rows_in], offset[group.rows_out])
+        # whole rows of the (d + 1, B) inputs: (num_blocks, hb, K_g, B)
+        return block_layer, (group.wg_in, group.wg_out, by_feature[group.in_idx], *offsets)
 
     if arch.k_cap is not None:
-        hidden, w2 = jax.lax.map(block_layer, (blocks, xg, offsets))
-        hidden = k_cap(hidden.reshape(arch.num_hidden, *hidden.shape[2:]), arch.k_cap, axis=0)  # (h, B, N)
-        return jnp.einsum("jbg,jcg->gbc", hidden, w2.reshape(arch.num_hidden, c, -1))
+        outs = [jax.lax.map(*group_scan(g)) for g in blocks]
+        hidden = k_cap(jnp.concatenate([h.reshape(-1, batch, pop) for h, _ in outs]), arch.k_cap, axis=0)  # (h, B, N)
+        return jnp.einsum("jbg,jcg->gbc", hidden, jnp.concatenate([w2.reshape(-1, c, pop) for _, w2 in outs]))
 
-    def body(logits: Array, blk: tuple[WeightGeneration, Array, Array]) -> tuple[Array, None]:
-        hidden, w2 = block_layer(blk)
-        return logits + jnp.einsum("jbg,jcg->bcg", hidden, w2), None
+    logits = jnp.zeros((batch, c, pop), jnp.float32)
+    for group in blocks:  # a few groups (static): one scan each
+        block_layer, xs = group_scan(group)
 
-    init = jnp.zeros((inputs.shape[0], c, genotypes.shape[0]), jnp.float32)
-    logits, _ = jax.lax.scan(body, init, (blocks, xg, offsets))
+        def body(acc: Array, blk: tuple, block_layer: Callable = block_layer) -> tuple[Array, None]:
+            return acc + _output_layer(*block_layer(blk)), None
+
+        logits, _ = jax.lax.scan(body, logits, xs)
     return jnp.transpose(logits, (2, 0, 1))
+
+
+def _output_layer(hidden: Array, w2: Array) -> Array:
+    """``Σ_j hidden[j, b, g] · w2[j, c, g]``: ``(hb, B, N), (hb, C, N) -> (B, C, N)``.
+
+    Every genotype has its own output weights, so this is ``N`` tiny ``(B, hb) @ (hb, C)``
+    products. As an ``einsum`` XLA transposes both operands to put ``N`` first and runs ``N``
+    batched dots; a sum of ``hb`` broadcast products (``hb`` is small and static) stays
+    vectorised along ``N`` and is 5-10 % faster end to end on CPU.
+    """
+    return sum(hidden[j][:, None, :] * w2[j][None, :, :] for j in range(hidden.shape[0]))
 
 
 def _finish(weights: Array, offset: Array | None, gene_map: str) -> Array:
@@ -86,7 +109,7 @@ def _row_of_nonzero(wg: WeightGeneration) -> Array:
     return jnp.searchsorted(wg.indptr, jnp.arange(wg.nnz), side="right") - 1
 
 
-def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration | None, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
     if gene_map != "identity":
         raise ValueError(f"the genespace path needs weights linear in the genes; gene_map={gene_map!r} needs 'fused' or 'sparse'")
     h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
@@ -114,7 +137,7 @@ def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: WeightGeneration |
     return jnp.einsum("gjb,gjc->gbc", hidden, w2)
 
 
-PathFn = Callable[[MaskedMLP, WeightGeneration, "WeightGeneration | None", Array, Array, str, "Array | None", str], Array]
+PathFn = Callable[[MaskedMLP, WeightGeneration, Blocks, Array, Array, str, "Array | None", str], Array]
 
 PATHS: dict[str, PathFn] = {"dense": _dense, "sparse": _sparse, "fused": _fused, "genespace": _genespace}
 
@@ -134,7 +157,7 @@ def population_logits(
     path: str = "sparse",
     pop_chunk: int | None = None,
     matmul_dtype: str = "float32",
-    blocks: WeightGeneration | None = None,
+    blocks: tuple[UnitGroup, ...] | None = None,
     offset: Array | None = None,
     gene_map: str = "identity",
 ) -> Array:
@@ -147,8 +170,8 @@ def population_logits(
       path: one of :data:`PATHS`.
       pop_chunk: evaluate at most this many genotypes at once (bounds memory); ``None`` = all.
       matmul_dtype: dtype of the genespace path's big matmul (``"float32"`` or ``"bfloat16"``).
-      blocks: ``W`` cut into blocks of hidden units (:func:`nne_jax.weights.row_blocks`), used by
-        the ``"fused"`` path (which falls back to ``"sparse"`` without it).
+      blocks: the hidden units in blocks, grouped by fan-in (:func:`nne_jax.blocks.unit_groups`),
+        used by the ``"fused"`` path (which falls back to ``"sparse"`` without them).
       offset: ``(S,)`` weights added to every genotype's ``W x`` (fixed genes' share, see
         :mod:`nne_jax.fixation`); ``None`` = 0.
       gene_map: a key of :data:`~nne_jax.weights.GENE_MAPS`: link weights are ``g(W x + offset)``.

@@ -24,6 +24,7 @@ __all__ = [
     "generate_weights_t",
     "dense_matrix",
     "row_blocks",
+    "block_rows",
     "GENE_MAPS",
     "select_columns",
 ]
@@ -134,33 +135,49 @@ def dense_matrix(wg: WeightGeneration) -> Array:
     return wg.as_bcsr().todense()
 
 
-def row_blocks(wg: WeightGeneration, rows_per_block: int, length: int | None = None) -> WeightGeneration:
-    """``W`` cut into blocks of ``rows_per_block`` consecutive rows: a stack of CSR matrices.
+def block_rows(wg: WeightGeneration, rows: np.ndarray, length: int | None = None) -> WeightGeneration:
+    """``W[rows[b]]`` for every block ``b``: a stack of CSR matrices (host-side, once).
 
-    Returns a :class:`WeightGeneration` whose arrays have a leading block axis — ``data``,
-    ``indices``: ``(num_blocks, L)`` (padded with zeros past each block's nonzeros, which no row
-    pointer references), ``indptr``: ``(num_blocks, rows_per_block + 1)`` block-local — so a
-    ``lax.scan`` over it generates one block of weights at a time (the fused path). Host-side, once.
-    ``length`` pads ``L`` further (fixed shapes across re-built matrices, see :mod:`nne_jax.fixation`).
+    Args:
+      wg: the ``(m, n)`` weight-generation matrix.
+      rows: ``(num_blocks, R)`` row indices; block ``b``'s matrix is ``W[rows[b]]`` (``R × n``).
+      length: pad every block's ``data``/``indices`` to this many entries (fixed shapes across
+        re-built matrices, see :mod:`nne_jax.fixation`); ``None``: the largest block's nonzeros.
+
+    Returns:
+      A :class:`WeightGeneration` whose arrays have a leading block axis — ``data``, ``indices``:
+      ``(num_blocks, L)`` (zeros past each block's nonzeros, which no row pointer references),
+      ``indptr``: ``(num_blocks, R + 1)`` block-local — so a ``lax.scan`` over it generates one
+      block of weights at a time (the fused path).
     """
-    if wg.num_rows % rows_per_block:
-        raise ValueError(f"rows_per_block={rows_per_block} does not divide the {wg.num_rows} rows of W")
+    rows = np.asarray(rows, np.int64)
+    if rows.ndim != 2 or rows.size == 0 or rows.min() < 0 or rows.max() >= wg.num_rows:
+        raise ValueError(f"rows must be a non-empty (num_blocks, R) array of row indices in [0, {wg.num_rows})")
     indptr = np.asarray(wg.indptr, np.int64)
     data, indices = np.asarray(wg.data), np.asarray(wg.indices)
-    starts = indptr[:-1:rows_per_block]
-    ends = indptr[rows_per_block::rows_per_block]
-    needed = max(int((ends - starts).max()), 1)
+    counts = indptr[rows + 1] - indptr[rows]  # (num_blocks, R)
+    needed = max(int(counts.sum(axis=1).max()), 1)
     if length is not None and length < needed:
         raise ValueError(f"length={length} is below the largest block's {needed} nonzeros")
     length = needed if length is None else length
-    nb = len(starts)
+    nb, r = rows.shape
     bdata = np.zeros((nb, length), np.float32)
     bidx = np.zeros((nb, length), np.int32)
-    bptr = np.zeros((nb, rows_per_block + 1), np.int32)
-    for b, (lo, hi) in enumerate(zip(starts, ends)):  # one-off host-side construction
-        bdata[b, : hi - lo], bidx[b, : hi - lo] = data[lo:hi], indices[lo:hi]
-        bptr[b] = indptr[b * rows_per_block : (b + 1) * rows_per_block + 1] - lo
+    bptr = np.zeros((nb, r + 1), np.int32)
+    bptr[:, 1:] = np.cumsum(counts, axis=1)
+    for b in range(nb):  # one-off host-side construction
+        total = int(bptr[b, -1])
+        starts = np.repeat(indptr[rows[b]] - bptr[b, :-1], counts[b])  # source position - destination position
+        src = starts + np.arange(total)
+        bdata[b, :total], bidx[b, :total] = data[src], indices[src]
     return WeightGeneration(jnp.asarray(bdata), jnp.asarray(bidx), jnp.asarray(bptr), wg.num_genes)
+
+
+def row_blocks(wg: WeightGeneration, rows_per_block: int, length: int | None = None) -> WeightGeneration:
+    """``W`` cut into blocks of ``rows_per_block`` consecutive rows (:func:`block_rows`)."""
+    if wg.num_rows % rows_per_block:
+        raise ValueError(f"rows_per_block={rows_per_block} does not divide the {wg.num_rows} rows of W")
+    return block_rows(wg, np.arange(wg.num_rows).reshape(-1, rows_per_block), length)
 
 
 def select_columns(wg: WeightGeneration, columns: np.ndarray, nnz: int | None = None) -> WeightGeneration:

@@ -103,10 +103,24 @@ def test_delta_fitness_known_values():
 
 
 def task_blocks_ok(task) -> bool:
-    """The fused path's row blocks are W's rows, block by block."""
-    dense = np.asarray(nj.dense_matrix(task.wg))
-    b = task.blocks
-    for i in range(b.data.shape[0]):
-        block = np.asarray(nj.dense_matrix(jax.tree.map(lambda a: a[i], b)))
-        np.testing.assert_array_equal(block, dense[i * b.num_rows : (i + 1) * b.num_rows])
+    """The fused path's blocks: every hidden unit once, each block's CSR is W's rows for its units'
+    kept slots, and only empty (padding) rows of W are left out."""
+    arch, dense = task.arch, np.asarray(nj.dense_matrix(task.wg))
+    k, c = arch.slots_per_unit, arch.num_classes
+    fan_in = (np.asarray(arch.in_idx) < arch.num_inputs).sum(1)
+    seen = []
+    for g in task.blocks:
+        kg, rows_in, rows_out = g.slots_per_unit, np.asarray(g.rows_in), np.asarray(g.rows_out)
+        units = rows_in[:, ::kg] // (k + c)  # (nb, hb)
+        seen.extend(units.ravel())
+        assert kg % 8 == 0 and kg >= fan_in[units].max() and kg <= k
+        np.testing.assert_array_equal(np.asarray(g.in_idx), np.asarray(arch.in_idx)[units, :kg])
+        np.testing.assert_array_equal(rows_in.reshape(*units.shape, kg), units[:, :, None] * (k + c) + np.arange(kg))
+        np.testing.assert_array_equal(rows_out.reshape(*units.shape, c), units[:, :, None] * (k + c) + k + np.arange(c))
+        for rows, stack in ((rows_in, g.wg_in), (rows_out, g.wg_out)):
+            for i in range(rows.shape[0]):
+                block = np.asarray(nj.dense_matrix(jax.tree.map(lambda a: a[i], stack)))
+                np.testing.assert_array_equal(block, dense[rows[i]])
+    assert sorted(seen) == list(range(arch.num_hidden))
+    assert sum(int(np.asarray(w.indptr)[:, -1].sum()) for g in task.blocks for w in (g.wg_in, g.wg_out)) == int(task.wg.indptr[-1])  # no nonzero lost
     return True
