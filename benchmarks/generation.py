@@ -58,7 +58,7 @@ import numpy as np  # noqa: E402
 
 import nne_jax as nj  # noqa: E402
 from experiments.common import RESULTS, metadata, write_json  # noqa: E402
-from nne_jax.parallel import population_mesh  # noqa: E402
+from nne_jax.parallel import population_mesh, replicate  # noqa: E402
 
 
 def timed(fn, *args, reps: int) -> float:
@@ -96,7 +96,10 @@ def flops(path: str, task: nj.MLPTask, pop: int, batch: int) -> tuple[float, flo
     n, nnz, m = task.num_genes, task.wg.nnz, a.num_links
     h, k, c, d = a.num_hidden, a.slots_per_unit, a.num_classes, a.num_inputs
     dense = 2.0 * pop * n * m + 2.0 * pop * batch * (d * h + h * c)
-    if path in ("sparse", "fused"):
+    if path == "fused" and task.blocks is not None:  # each unit group trimmed to its own K_g
+        slots = sum(g.num_units * g.slots_per_unit for g in task.blocks) + h * c
+        done = 2.0 * nnz * pop + 2.0 * pop * batch * slots
+    elif path in ("sparse", "fused"):
         done = 2.0 * nnz * pop + 2.0 * pop * batch * h * (k + c)
     elif path == "genespace":
         done = 2.0 * nnz * batch + 2.0 * pop * n * h * batch + 2.0 * pop * n * h * c + 2.0 * pop * batch * h * c
@@ -138,6 +141,8 @@ def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps:
     y = jnp.arange(batch, dtype=jnp.int32) % 10
     generation = nj.make_generation(nne, task)
     step_key = jax.random.PRNGKey(2)
+    # arguments already on the devices, as in a loop that feeds each generation the last one's state
+    state, x, y, step_key = replicate((state, x, y, step_key), task.mesh)
     seconds = timed(lambda s: generation(s, step_key, (x, y))[0].allele_freqs, state, reps=reps)
     rss_after = max_rss_bytes() if measure_rss else None
     from nne_jax.generation import _generation_jit, delta_fitness

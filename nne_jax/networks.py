@@ -180,8 +180,8 @@ def mlp_forward_population(arch: MaskedMLP, weights_t: Array, inputs: Array) -> 
     weights. Returns logits ``(N, B, C)``.
     """
     w1, w2 = split_slots(arch, weights_t)  # (h, K, N), (h, C, N)
-    xg = jnp.transpose(_gather_inputs(arch, inputs), (1, 0, 2))  # (h, B, K)
-    hidden = jax.nn.relu(jnp.einsum("jbk,jkg->jbg", xg, w1))  # (h, B, N)
+    xg = _inputs_by_feature(arch, inputs)[arch.in_idx]  # (h, K, B): whole rows
+    hidden = jax.nn.relu(jnp.einsum("jkb,jkg->jbg", xg, w1))  # (h, B, N)
     hidden = k_cap(hidden, arch.k_cap, axis=0)
     return jnp.einsum("jbg,jcg->gbc", hidden, w2)
 
