@@ -9,7 +9,8 @@ Three paths compute the same function (tests check they agree to float tolerance
     (``O(nnz(W)·N)``), laid out per hidden unit; the first layer is a batched matmul over hidden
     units, ``(B, K) @ (K, N)`` each, i.e. ``≈ density`` of the dense flops.
 ``"fused"`` (default on CPU)
-    The sparse path scanned over blocks of hidden units, so weights and activations stay in cache.
+    The sparse path scanned over blocks of hidden units, so weights and activations stay in cache;
+    units are grouped by fan-in and each group trimmed to the links it has (:mod:`nne_jax.blocks`).
 ``"genespace"`` (default on GPU/TPU)
     Never materialises first-layer weights: by linearity ``pre[g, b, j] = Σ_i x[g, i] Z[i, b, j]``
     with ``Z[i, b, j] = Σ_k W[(j, k), i] · input[b, in(j, k)]`` computed once per minibatch. The
