@@ -32,6 +32,21 @@ def test_numpy_baselines_equal_each_other_and_every_jax_path(task):
         np.testing.assert_allclose(np.asarray(nj.delta_fitness(logits, jnp.asarray(labels))), ref, rtol=1e-4, atol=1e-4, err_msg=path)
 
 
+@pytest.mark.parametrize("path", sorted(set(PATHS) - {"dense"}))
+def test_every_fast_path_gives_the_reference_generation(task, path):
+    """A whole jitted generation (sample, weights, forward, δ, allele rewards, update) through each
+    fast path gives the reference (dense) path's δ statistics and updated allele frequencies."""
+    nne = nj.NNE(num_genes=150, pop_size=24, eps=0.5)
+    state = nne.init(jax.random.PRNGKey(6))
+    batch = (jax.random.uniform(jax.random.PRNGKey(7), (16, 40)), jnp.arange(16, dtype=jnp.int32) % 10)
+    ref_state, ref_metrics = nj.make_generation(nne, task.replace(path="dense"))(state, jax.random.PRNGKey(8), batch)
+    new_state, metrics = nj.make_generation(nne, task.replace(path=path))(state, jax.random.PRNGKey(8), batch)
+    assert not np.allclose(np.asarray(ref_state.allele_freqs), np.asarray(state.allele_freqs))  # the update did something
+    np.testing.assert_allclose(np.asarray(new_state.allele_freqs), np.asarray(ref_state.allele_freqs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(metrics.mean_fitness), np.asarray(ref_metrics.mean_fitness), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(metrics.best_fitness), np.asarray(ref_metrics.best_fitness), rtol=1e-4, atol=1e-5)
+
+
 def test_numpy_update_equals_library(task):
     rng = np.random.default_rng(3)
     p = rng.random(150).astype(np.float32)
@@ -59,6 +74,9 @@ def test_flop_counts_are_consistent(task):
 
     done, dense = flops("fused", task, 100, 50)
     assert 0 < done < dense
+    unblocked, _ = flops("fused", task.replace(blocks=None), 100, 50)
+    trimmed = sum(g.num_units * g.slots_per_unit for g in task.blocks)
+    assert unblocked - done == 2.0 * 100 * 50 * (task.arch.num_hidden * task.arch.slots_per_unit - trimmed) > 0
     done_g, _ = flops("genespace", task, 100, 50)
     assert done_g > 0
 
