@@ -79,3 +79,30 @@ def test_runner_validates_inputs(setup):
         nj.make_generation(nj.NNE(num_genes=10, pop_size=8, eps=1.0), task)
     with pytest.raises(ValueError, match="unknown path"):
         nj.mlp_task(jax.random.PRNGKey(0), num_genes=10, path="gpu-magic")
+
+
+@pytest.mark.parametrize("population,count", [(6, 3), (7, 7), (9, 1)])
+def test_distinct_indices_are_uniform_over_subsets(population, count):
+    """Floyd's sampler: distinct, in range, and every subset equally likely (chi-square)."""
+    from itertools import combinations
+
+    from scipy.stats import chisquare
+
+    from nne_jax.generation import distinct_indices
+
+    draws = np.asarray(jax.jit(jax.vmap(lambda k: distinct_indices(k, population, count)))(jax.random.split(jax.random.PRNGKey(0), 20000)))
+    assert draws.min() >= 0 and draws.max() < population
+    assert all(len(set(row)) == count for row in draws)
+    subsets = {s: i for i, s in enumerate(combinations(range(population), count))}
+    counts = np.bincount([subsets[tuple(sorted(row))] for row in draws], minlength=len(subsets))
+    if len(subsets) > 1:
+        assert chisquare(counts).pvalue > 1e-3
+
+
+def test_distinct_indices_large_count_and_errors():
+    from nne_jax.generation import FLOYD_MAX, distinct_indices
+
+    big = np.asarray(distinct_indices(jax.random.PRNGKey(1), 5000, FLOYD_MAX + 1))
+    assert big.shape == (FLOYD_MAX + 1,) and len(set(big)) == FLOYD_MAX + 1 and big.max() < 5000
+    with pytest.raises(ValueError, match="count"):
+        distinct_indices(jax.random.PRNGKey(1), 5, 6)

@@ -59,3 +59,29 @@ def test_two_processes_match_one(tmp_path):
     p0, p1, ref = (np.load(p) for p in (*outs, single))
     np.testing.assert_array_equal(p0, p1)  # replicated state agrees across processes
     np.testing.assert_allclose(p0, ref, rtol=1e-4, atol=1e-5)  # equal up to float reduction order
+
+
+HOST_DEVICES = textwrap.dedent(
+    """
+    import jax, numpy as np
+    import nne_jax as nj
+    from nne_jax.parallel import population_mesh
+    assert jax.device_count() == 2
+    key = jax.random.PRNGKey(0)
+    task = nj.mlp_task(key, 300, num_hidden=100, beta=0.01).replace(mesh=population_mesh())
+    nne = nj.NNE(num_genes=300, pop_size=100, eps=1.0)
+    x = np.random.default_rng(0).random((2000, 784), dtype=np.float32); y = np.arange(2000) % 10
+    state, metrics = nj.run_generations(nne, task, nne.init(key), key, x, y, 200, batch_size=50, chunk_size=1)
+    assert int(state.generation) == 200 and metrics.mean_fitness.shape == (200,)
+    print("done")
+    """
+)
+
+
+def test_many_short_chunks_on_host_devices_do_not_deadlock():
+    """Two XLA CPU devices in one process, one generation per chunk. With several chunks in flight
+    at once, XLA's in-process all-reduce starved its thread pool and aborted the process ("Expected
+    2 threads to join the rendezvous"); the runner now keeps one chunk in flight."""
+    env = dict(CLEAN_ENV, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    proc = subprocess.run([sys.executable, "-c", HOST_DEVICES], capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0 and "done" in proc.stdout, proc.stderr[-3000:]
