@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nne_jax.fitness import delta_fitness
-from nne_jax.generation import MLPTask
+from nne_jax.generation import MLPTask, distinct_indices
 from nne_jax.networks import mlp_forward_population
 from nne_jax.parallel import shard_population
 
@@ -50,7 +50,7 @@ def open_es(
     @jax.jit
     def step(state: Any, key: jax.Array, train_x: jax.Array, train_y: jax.Array) -> Any:
         k_batch, k_ask, k_tell = jax.random.split(key, 3)
-        idx = jax.random.choice(k_batch, train_x.shape[0], (batch_size,), replace=False)
+        idx = distinct_indices(k_batch, train_x.shape[0], batch_size)  # the same minibatch sampler as NNE's runner
         population, state = es.ask(k_ask, state, params)  # (N, m)
         inputs, labels = train_x[idx], train_y[idx]
 

@@ -14,7 +14,7 @@ Core (pure functions, explicit PRNG keys):
 """
 from nne_jax.config import PRESETS, RunConfig
 from nne_jax.fitness import Fitness, accuracy, centered_ranks, cross_entropy, delta_fitness, neg_cross_entropy, standardize
-from nne_jax.generation import MLPTask, Metrics, make_generation, mean_weights, mlp_task, run_generations
+from nne_jax.generation import MLPTask, Metrics, distinct_indices, make_generation, mean_weights, mlp_task, run_generations
 from nne_jax.genetics import allele_rewards, multiplicative_weights_update, sample_genotypes, update_allele_freqs
 from nne_jax.networks import MaskedMLP, dense_forward, dense_params, linear_forward, masked_mlp, mlp_forward
 from nne_jax.population import PATHS, population_logits
@@ -55,6 +55,7 @@ __all__ = [
     "multiplicative_weights_update",
     "population_logits",
     "run_generations",
+    "distinct_indices",
     "sample_genotypes",
     "standardize",
     "update_allele_freqs",

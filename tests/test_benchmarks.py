@@ -104,3 +104,24 @@ def test_single_config_in_a_subprocess_reports_peak_rss():
     assert row["peak_rss_bytes"] >= row["rss_before_config_bytes"] > 10 * 2**20  # bytes, not KiB: a JAX process is > 10 MiB
     # the child's own high-water mark, not the parent's carried over fork + exec (as ru_maxrss is)
     assert row["rss_before_config_bytes"] < 0.75 * 2**30
+
+
+def test_open_es_peer_learns_a_separable_task():
+    """The evosax peer: real-valued weights in the slot layout (padding slots stay 0), and its
+    steps raise the accuracy of its mean network on an easy two-class problem."""
+    pytest.importorskip("evosax")
+    from benchmarks.peers import open_es
+
+    task = nj.mlp_task(jax.random.PRNGKey(0), num_genes=50, beta=0.05, num_inputs=8, num_hidden=16, num_classes=2, density=0.5)
+    x = jax.random.uniform(jax.random.PRNGKey(1), (400, 8))
+    y = (x[:, 0] > x[:, 1]).astype(jnp.int32)
+    # δ is 0 for every confidently wrong network, which leaves a 2-class toy flat: use −CE here
+    init, step, weights = open_es(task, pop_size=64, batch_size=64, sigma=0.05, lr=0.05, fitness_fn=nj.neg_cross_entropy)
+    state = init(jax.random.PRNGKey(2))
+    accuracy = lambda s: float(jnp.mean(jnp.argmax(task.forward(weights(s), x), -1) == y))
+    before = accuracy(state)
+    for t in range(60):
+        state = step(state, jax.random.PRNGKey(100 + t), x, y)
+    w = np.asarray(weights(state))
+    assert not w[~task.arch.active].any()
+    assert accuracy(state) > max(before + 0.2, 0.85)
