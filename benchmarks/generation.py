@@ -11,6 +11,10 @@ and XLA's peak memory estimate for the compiled generation. The big memory-check
 B = 200, ``pop_chunk`` = 1000) runs in a fresh subprocess that also reports its measured peak RSS
 (``VmHWM`` after the timed generations; ``--no-rss``: run it in-process, no RSS).
 
+For the paper's N = n = h = 1000 rows on the device's default path it also times generations
+inside the ``lax.scan`` runner (``run_generations``: minibatches drawn from a 60,000-example
+training set, chunks of 10), i.e. what a real run pays per generation.
+
 In the same run, for the paper's shape, it times the two plain NumPy generations of
 ``benchmarks/numpy_generation.py`` (same math, checked equal) and the peer ``evosax.Open_ES``
 (same network, population, minibatch), and reports the ratios:
@@ -59,6 +63,7 @@ import numpy as np  # noqa: E402
 import nne_jax as nj  # noqa: E402
 from experiments.common import RESULTS, metadata, write_json  # noqa: E402
 from nne_jax.parallel import population_mesh, replicate  # noqa: E402
+from nne_jax.population import default_path  # noqa: E402
 
 
 def timed(fn, *args, reps: int) -> float:
@@ -126,10 +131,30 @@ def max_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
+RUNNER_CHUNK = 10  # generations per timed run_generations call
+RUNNER_EXAMPLES = 60_000  # training-set size the runner draws its minibatches from (MNIST's)
+
+
+def runner_seconds(nne: nj.NNE, task: nj.MLPTask, state: Any, batch: int, reps: int) -> float:
+    """Seconds per generation inside :func:`nne_jax.run_generations` (a ``lax.scan`` of
+    ``RUNNER_CHUNK`` generations, each drawing its own minibatch from ``RUNNER_EXAMPLES`` random
+    examples): what a real run pays. Median of ``reps`` calls after a compiling one."""
+    rng = np.random.default_rng(0)
+    x = rng.random((RUNNER_EXAMPLES, task.num_inputs), dtype=np.float32)
+    y = np.arange(RUNNER_EXAMPLES) % task.arch.num_classes
+    x, y = replicate((jnp.asarray(x), jnp.asarray(y, jnp.int32)), task.mesh)
+
+    def run(s: Any) -> Any:
+        return nj.run_generations(nne, task, s, jax.random.PRNGKey(3), x, y, RUNNER_CHUNK, batch_size=batch, chunk_size=RUNNER_CHUNK)[0]
+
+    return timed(run, state, reps=reps) / RUNNER_CHUNK
+
+
 def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps: int, pop_chunk: int | None, mesh: Any,
-                 measure_rss: bool = False) -> dict[str, Any]:
+                 measure_rss: bool = False, runner: bool = False) -> dict[str, Any]:
     """One row. ``measure_rss``: record the process's peak RSS before the config and right after its
-    timed generations (meaningful only in a fresh process: see :func:`single_in_subprocess`)."""
+    timed generations (meaningful only in a fresh process: see :func:`single_in_subprocess`).
+    ``runner``: also time generations inside the ``lax.scan`` runner (:func:`runner_seconds`)."""
     rss_before = max_rss_bytes() if measure_rss else None
     key = jax.random.PRNGKey(0)
     task = nj.mlp_task(key, genes, num_hidden=hidden, path=path, pop_chunk=pop_chunk)
@@ -145,6 +170,7 @@ def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps:
     state, x, y, step_key = replicate((state, x, y, step_key), task.mesh)
     seconds = timed(lambda s: generation(s, step_key, (x, y))[0].allele_freqs, state, reps=reps)
     rss_after = max_rss_bytes() if measure_rss else None
+    in_runner = runner_seconds(nne, task, state, batch, reps) if runner else None
     from nne_jax.generation import _generation_jit, delta_fitness
 
     compiled = _generation_jit.lower(nne, delta_fitness, task, state, step_key, (x, y)).compile()
@@ -154,7 +180,7 @@ def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps:
     return {"N": pop, "n": genes, "B": batch, "h": hidden, "path": path, "devices": 1 if task.mesh is None else mesh.size,
             "pop_chunk": pop_chunk, "seconds_per_generation": seconds, "generations_per_second": 1.0 / seconds,
             "evals_per_second": pop / seconds, "flops_done": done, "flops_dense_equivalent": dense, "peak_memory_bytes": peak_mem,
-            "numpy_seconds_per_generation": None, "numpy_naive_seconds_per_generation": None, "numpy_naive_timed_genotypes": None,
+            "runner_seconds_per_generation": in_runner, "numpy_seconds_per_generation": None, "numpy_naive_seconds_per_generation": None, "numpy_naive_timed_genotypes": None,
             "numpy_naive_seconds_per_genotype": None, "numpy_naive_update_seconds": None, "numpy_naive_dense_W_bytes": None,
             "numpy_naive_max_abs_delta_diff_vs_optimised": None, "evosax_seconds_per_generation": None,
             "peak_rss_bytes": rss_after, "rss_before_config_bytes": rss_before}
@@ -355,9 +381,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     row = single_in_subprocess(pop, genes, batch, hidden, path, chunk, args.reps)
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as err:
                     print(f"WARNING: the peak-RSS subprocess failed, running in-process without RSS: {err}", flush=True)
-                    row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh)
+                    runner = (pop, genes, hidden) == (1000, 1000, 1000) and path == default_path()
+                row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, runner=runner)
             else:
-                row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh)
+                runner = (pop, genes, hidden) == (1000, 1000, 1000) and path == default_path()
+                row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, runner=runner)
             row.update(peak_flops_measured=peak, fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
                        fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
                        device=meta["device"], command=command)
@@ -366,6 +394,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             print(f"{pop:6d} {genes:5d} {batch:4d} {hidden:5d} {path:>9} {row['devices']:3d} {row['seconds_per_generation']:8.4f} "
                   f"{row['generations_per_second']:7.2f} {row['evals_per_second']:9.0f} {100 * row['fraction_of_peak']:5.1f}% "
                   f"{100 * row['fraction_of_peak_dense_equivalent']:11.1f}% {'' if mem is None else f'{mem / 2**30:8.2f}'}", flush=True)
+            if row["runner_seconds_per_generation"] is not None:
+                print(f"{'':>6} inside the lax.scan runner (run_generations, {RUNNER_CHUNK} per call, minibatches drawn from "
+                      f"{RUNNER_EXAMPLES} examples): {row['runner_seconds_per_generation']:.4f} s/gen", flush=True)
             if row["peak_rss_bytes"] is not None:
                 print(f"{'':>6} measured peak RSS of a fresh process running this row: {row['peak_rss_bytes'] / 2**30:.2f} GiB "
                       f"(VmHWM after the timed generations; {row['rss_before_config_bytes'] / 2**30:.2f} GiB before the config: "

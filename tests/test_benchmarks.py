@@ -94,6 +94,15 @@ def test_single_config_parsing_and_output_format():
         parse_single_output("no row here\n")
 
 
+def test_bench_config_row_and_runner_timing():
+    from benchmarks.generation import bench_config
+
+    row = bench_config(8, 50, 4, 16, "fused", 5, None, None, runner=True)
+    assert row["runner_seconds_per_generation"] > 0 and row["seconds_per_generation"] > 0
+    assert row["flops_done"] < row["flops_dense_equivalent"] and (row["N"], row["n"], row["B"], row["h"]) == (8, 50, 4, 16)
+    assert bench_config(8, 50, 4, 16, "sparse", 5, None, None)["runner_seconds_per_generation"] is None
+
+
 def test_single_config_in_a_subprocess_reports_peak_rss():
     """The benchmark's peak-RSS entry point, end to end, on a tiny config (a fresh process)."""
     from benchmarks.generation import single_in_subprocess
