@@ -376,15 +376,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     print(header, flush=True)
     for pop, genes, batch, hidden, paths, chunk in QUICK if args.quick else FULL:
         for path in paths:
+            runner = (pop, genes, hidden) == (1000, 1000, 1000) and path == default_path()
+            row = None
             if (pop, genes, batch, hidden, path, chunk) in RSS_ROWS and not args.no_rss:
                 try:
                     row = single_in_subprocess(pop, genes, batch, hidden, path, chunk, args.reps)
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as err:
                     print(f"WARNING: the peak-RSS subprocess failed, running in-process without RSS: {err}", flush=True)
-                    runner = (pop, genes, hidden) == (1000, 1000, 1000) and path == default_path()
-                row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, runner=runner)
-            else:
-                runner = (pop, genes, hidden) == (1000, 1000, 1000) and path == default_path()
+            if row is None:
                 row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, runner=runner)
             row.update(peak_flops_measured=peak, fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
                        fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,

@@ -134,3 +134,24 @@ def test_open_es_peer_learns_a_separable_task():
     w = np.asarray(weights(state))
     assert not w[~task.arch.active].any()
     assert accuracy(state) > max(before + 0.2, 0.85)
+
+
+def test_main_writes_every_row_with_the_issue_fields(tmp_path, monkeypatch):
+    """``main`` end to end on tiny shapes: one row in-process, one in the peak-RSS subprocess."""
+    import json
+
+    import benchmarks.generation as bg
+
+    monkeypatch.setattr(bg, "QUICK", [(8, 50, 4, 16, ("fused",), None), (8, 50, 4, 16, ("sparse",), 4)])
+    monkeypatch.setattr(bg, "RSS_ROWS", {(8, 50, 4, 16, "sparse", 4)})
+    monkeypatch.setattr(bg, "measured_peak_flops", lambda: 1e11)
+    out = tmp_path / "bench.json"
+    bg.main(["--quick", "--no-peers", "--out", str(out)])
+    rows = json.loads(out.read_text())
+    assert [r["path"] for r in rows] == ["fused", "sparse"]
+    required = ["N", "n", "B", "h", "path", "seconds_per_generation", "generations_per_second", "evals_per_second", "flops_done",
+                "flops_dense_equivalent", "peak_flops_measured", "numpy_seconds_per_generation", "evosax_seconds_per_generation",
+                "peak_memory_bytes", "device", "command"]
+    assert all(key in r for r in rows for key in required)
+    assert rows[0]["peak_rss_bytes"] is None and rows[1]["peak_rss_bytes"] > rows[1]["rss_before_config_bytes"] > 0
+    assert rows[1]["pop_chunk"] == 4 and rows[0]["peak_flops_measured"] == 1e11
