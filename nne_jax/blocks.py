@@ -6,8 +6,8 @@ is 78.4. The padding slots are empty rows of ``W`` and read a constant-zero inpu
 nothing, but the first layer's batched matmul ``(B, K) @ (K, N)`` per unit still spends 30 % of its
 flops on them. Here the units are sorted by fan-in and cut into blocks of ``hb``; each block needs
 only its own largest fan-in (rounded up to ``pad_to``), and consecutive blocks that need the same
-``K_g`` form a :class:`UnitGroup` — one ``lax.scan`` of the fused path (6 groups, mean
-``K_g`` ≈ 83 at the paper's shape). Only empty rows of ``W`` are dropped, so every group computes
+``K_g`` form a :class:`UnitGroup` — one ``lax.scan`` of the fused path (7 groups, mean
+``K_g`` ≈ 82 at the paper's shape). Only empty rows of ``W`` are dropped, so every group computes
 exactly what the full layout does.
 """
 from __future__ import annotations

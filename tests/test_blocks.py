@@ -61,7 +61,7 @@ def test_default_task_blocks(task):
 
 def test_paper_shape_trims_the_padding():
     """784 inputs at density 0.1: K = 112 slots per unit but mean fan-in 78.4; the groups need
-    about 83 first-layer slots per unit, i.e. ~26 % fewer first-layer flops."""
+    about 82 first-layer slots per unit, i.e. ~27 % fewer first-layer flops."""
     arch = nj.masked_mlp(jax.random.PRNGKey(0))
     wg = weight_generation(jax.random.PRNGKey(1), arch.num_slots, 4, 0.01, active_rows=arch.active)
     groups = unit_groups(arch, wg)
