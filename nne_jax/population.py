@@ -190,6 +190,9 @@ def population_logits(
         raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
     if offset is not None and offset.shape != (arch.num_slots,):
         raise ValueError(f"offset must have shape ({arch.num_slots},), got {offset.shape}")
+    if blocks is not None and (sum(g.num_units for g in blocks) != arch.num_hidden
+                               or any(w.num_genes != wg.num_genes for g in blocks for w in (g.wg_in, g.wg_out))):
+        raise ValueError("blocks do not match this network and W (rebuild them with nne_jax.blocks.unit_groups or regroup)")
     fn = PATHS[path]
     return map_in_chunks(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype, offset, gene_map), genotypes, pop_chunk)
 

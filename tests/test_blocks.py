@@ -104,6 +104,15 @@ def test_block_rows_matches_dense_rows_and_checks_its_input():
         row_blocks(wg, 7)
 
 
+def test_stale_blocks_are_refused(task):
+    x, g = jnp.ones((2, 40)), jnp.ones((3, 150))
+    other = nj.mlp_task(jax.random.PRNGKey(9), num_genes=120, beta=0.03, num_inputs=40, num_hidden=36, num_classes=4, density=0.25)
+    with pytest.raises(ValueError, match="blocks do not match"):
+        nj.population_logits(task.arch, task.wg, g, x, path="fused", blocks=other.blocks)  # W over 150 genes, blocks over 120
+    with pytest.raises(ValueError, match="blocks do not match"):
+        nj.population_logits(task.arch, task.wg, g, x, path="fused", blocks=task.blocks[:-1])  # units missing
+
+
 def test_unit_groups_checks_its_input(task):
     with pytest.raises(ValueError, match="link slots"):
         unit_groups(task.arch, weight_generation(jax.random.PRNGKey(0), 10, 5, 0.5))
