@@ -16,13 +16,13 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh
 
+from nne_jax.blocks import UnitGroup, unit_groups
 from nne_jax.fitness import accuracy, delta_fitness
 from nne_jax.fixation import compact_task
 from nne_jax.networks import MaskedMLP, masked_mlp, mlp_forward
 from nne_jax.parallel import replicate, shard_population
 from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
-from nne_jax.blocks import UnitGroup, unit_groups
 from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, weight_generation
 
 Array = jax.Array
@@ -286,7 +286,7 @@ def run_generations(
         length = min(chunk_size, num_generations - done)
         chunk_task = task
         if compact and strategy.fixation is not None and isinstance(task, MLPTask) and task.genes is None and bool(jnp.any(state.fixed)):
-            chunk_task = replicate(compact_task(task, state), task.mesh)
+            chunk_task = replicate(compact_task(task, state), mesh)
         state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, length, chunk_task, state, run_key, inputs, labels)
         # one chunk in flight at a time: with several, XLA's in-process all-reduce over CPU host
         # devices can starve its thread pool and abort the process (tests/test_multiprocess.py)

@@ -168,7 +168,11 @@ def split_slots(arch: MaskedMLP, weights: Array) -> tuple[Array, Array]:
 
 
 def mlp_forward(arch: MaskedMLP, weights: Array, inputs: Array) -> Array:
-    """One network: weights ``(S,)`` in slot layout, inputs ``(B, d)`` → logits ``(B, C)``."""
+    """One network: weights ``(S,)`` in slot layout, inputs ``(B, d)`` → logits ``(B, C)``.
+
+    Computed through the dense masked layers (one scatter of the slots, two matmuls): for a single
+    network that is cheaper than gathering ``B·h·K`` inputs slot by slot.
+    """
     return dense_forward(*dense_params(arch, weights), inputs, arch.k_cap)
 
 
