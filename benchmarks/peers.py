@@ -54,10 +54,13 @@ def open_es(
         population, state = es.ask(k_ask, state, params)  # (N, m)
         inputs, labels = train_x[idx], train_y[idx]
 
-        def evaluate(pop: jax.Array) -> jax.Array:
+        def evaluate(pop: jax.Array, inputs: jax.Array, labels: jax.Array) -> jax.Array:
             return fitness_fn(mlp_forward_population(arch, to_slots(pop.T), inputs), labels)
 
-        fitness = evaluate(population) if task.mesh is None else shard_population(evaluate, task.mesh, pop_size)(population)
+        if task.mesh is None:
+            fitness = evaluate(population, inputs, labels)
+        else:
+            fitness = shard_population(evaluate, task.mesh, pop_size)(population, inputs, labels)
         state, _ = es.tell(k_tell, population, -fitness, state, params)
         return state
 

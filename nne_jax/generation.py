@@ -165,14 +165,12 @@ def generation_step(
 
 def population_fitness(task: MLPTask, genotypes: Array, batch: tuple[Array, Array], fitness_fn: Callable[[Array, Array], Array]) -> Array:
     """Fitness ``(N,)`` of every genotype ``(N, n)`` on ``batch``, sharded over ``task.mesh`` if set."""
-    inputs, labels = batch
-
-    def evaluate(g: Array) -> Array:
-        return fitness_fn(task.population_logits(g, inputs), labels)
+    def evaluate(g: Array, task: MLPTask, batch: tuple[Array, Array]) -> Array:
+        return fitness_fn(task.population_logits(g, batch[0]), batch[1])
 
     if task.mesh is None:
-        return evaluate(genotypes)
-    return shard_population(evaluate, task.mesh, genotypes.shape[0])(genotypes)
+        return evaluate(genotypes, task, batch)
+    return shard_population(evaluate, task.mesh, genotypes.shape[0])(genotypes, task, batch)
 
 
 _generation_jit = jax.jit(generation_step, static_argnums=(0, 1))

@@ -29,10 +29,13 @@ def population_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     return Mesh(np.asarray(devices), (POP_AXIS,))
 
 
-def shard_population(fn: Callable[[Array], Array], mesh: Mesh, pop_size: int) -> Callable[[Array], Array]:
-    """Wraps ``fn: genotypes (N, n) -> per-genotype values (N, ...)`` to run sharded over ``mesh``.
+def shard_population(fn: Callable[..., Array], mesh: Mesh, pop_size: int) -> Callable[..., Array]:
+    """Wraps ``fn(genotypes (N, n), *shared) -> per-genotype values (N, ...)`` to run sharded over ``mesh``.
 
-    Everything ``fn`` closes over (weights matrix, minibatch) is replicated on every device.
+    Each device gets its slice of the genotypes and the whole of every ``shared`` argument (any
+    pytrees: the task with ``W``, the minibatch). Pass arrays as ``shared`` arguments rather than
+    closing over them: a closed-over array that already carries a mesh sharding (e.g. one put there
+    by :func:`replicate`) cannot be indexed inside ``fn`` (JAX refuses the gather's sharding).
     """
     num = mesh.shape[POP_AXIS]
     if pop_size % num:
@@ -40,11 +43,11 @@ def shard_population(fn: Callable[[Array], Array], mesh: Mesh, pop_size: int) ->
             f"pop_size={pop_size} is not divisible by the {num} devices of the population mesh; "
             f"use a multiple of {num} (e.g. {pop_size + num - pop_size % num})"
         )
-    sharded = jax.shard_map(fn, mesh=mesh, in_specs=P(POP_AXIS), out_specs=P(POP_AXIS), check_vma=False)
 
-    def wrapped(genotypes: Array) -> Array:
+    def wrapped(genotypes: Array, *shared: object) -> Array:
         genotypes = jax.lax.with_sharding_constraint(genotypes, NamedSharding(mesh, P(POP_AXIS)))
-        return sharded(genotypes)
+        specs = (P(POP_AXIS),) + (P(),) * len(shared)
+        return jax.shard_map(fn, mesh=mesh, in_specs=specs, out_specs=P(POP_AXIS), check_vma=False)(genotypes, *shared)
 
     return wrapped
 

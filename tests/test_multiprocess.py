@@ -73,15 +73,26 @@ HOST_DEVICES = textwrap.dedent(
     x = np.random.default_rng(0).random((2000, 784), dtype=np.float32); y = np.arange(2000) % 10
     state, metrics = nj.run_generations(nne, task, nne.init(key), key, x, y, 200, batch_size=50, chunk_size=1)
     assert int(state.generation) == 200 and metrics.mean_fitness.shape == (200,)
+    # the other tasks on the same mesh: allele fixation (compacted W + offsets), a deep net, a k-cap
+    fix = nj.NNE(num_genes=300, pop_size=100, eps=2.0, fixation=0.2, update_rule="multiplicative_weights", fitness_shaping="standardize")
+    state, _ = nj.run_generations(fix, task, fix.init(key), key, x, y, 30, batch_size=50, chunk_size=10)
+    assert 0 < float(state.fixed.mean())
+    from nne_jax.deep import deep_task
+    deep = deep_task(key, 300, hidden=(40, 30), beta=0.01).replace(mesh=population_mesh())
+    nj.run_generations(nne, deep, nne.init(key), key, x, y, 4, batch_size=50, chunk_size=2)
+    capped = task.replace(arch=task.arch.replace(k_cap=10))
+    nj.run_generations(nne, capped, nne.init(key), key, x, y, 4, batch_size=50, chunk_size=2)
     print("done")
     """
 )
 
 
-def test_many_short_chunks_on_host_devices_do_not_deadlock():
-    """Two XLA CPU devices in one process, one generation per chunk. With several chunks in flight
-    at once, XLA's in-process all-reduce starved its thread pool and aborted the process ("Expected
-    2 threads to join the rendezvous"); the runner now keeps one chunk in flight."""
+def test_host_devices_short_chunks_and_every_task_kind():
+    """Two XLA CPU devices in one process. (1) One generation per chunk: with several chunks in
+    flight at once, XLA's in-process all-reduce starved its thread pool and aborted the process
+    ("Expected 2 threads to join the rendezvous"); the runner now keeps one chunk in flight.
+    (2) Allele fixation, a deep net and a k-cap on the mesh: the replicated task is passed into
+    ``shard_map`` explicitly (a closed-over replicated offset could not be indexed there)."""
     env = dict(CLEAN_ENV, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     proc = subprocess.run([sys.executable, "-c", HOST_DEVICES], capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0 and "done" in proc.stdout, proc.stderr[-3000:]
