@@ -55,7 +55,7 @@ def open_es(
         inputs, labels = train_x[idx], train_y[idx]
 
         def evaluate(pop: jax.Array, inputs: jax.Array, labels: jax.Array) -> jax.Array:
-            return fitness_fn(mlp_forward_population(arch, to_slots(pop.T), inputs), labels)
+            return fitness_fn(task.logit_scale * mlp_forward_population(arch, to_slots(pop.T), inputs), labels)
 
         if task.mesh is None:
             fitness = evaluate(population, inputs, labels)

@@ -54,7 +54,8 @@ def signsgd_readout(mlp: nj.MLPTask, allele_freqs: jax.Array, data: dict[str, np
         logits = masked_mlp_logits((w1, w), jnp.ones_like(w1), jnp.asarray(data[f"{split}_x"]))
         return float(jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(data[f"{split}_y"])))
 
-    trials = {lr: train_readout_signsgd(jax.random.fold_in(key, 1), w1, w2, x, y, lr, steps) for lr in lrs}
+    trials = {lr: train_readout_signsgd(jax.random.fold_in(key, 1), w1, w2, x, y, lr, steps, logit_scale=mlp.logit_scale)
+              for lr in lrs}
     val = {lr: acc(w, "val") for lr, w in trials.items()}
     best = max(val, key=val.get)
     return {"start": start, "start_test_accuracy": acc(w2, "test"), "test_accuracy": acc(trials[best], "test"), "learning_rate": best,

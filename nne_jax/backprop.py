@@ -16,7 +16,7 @@ from nne_jax.fitness import cross_entropy
 
 Array = jax.Array
 
-__all__ = ["train_masked_mlp", "train_readout_signsgd", "masked_mlp_logits"]
+__all__ = ["train_masked_mlp", "train_readout_signsgd", "masked_mlp_logits", "batch_indices"]
 
 
 def masked_mlp_logits(params: tuple[Array, Array], mask: Array, inputs: Array) -> Array:
@@ -25,7 +25,7 @@ def masked_mlp_logits(params: tuple[Array, Array], mask: Array, inputs: Array) -
     return jax.nn.relu(inputs @ (w1 * mask)) @ w2
 
 
-def _batches(key: Array, num_examples: int, steps: int, batch_size: int) -> Array:
+def batch_indices(key: Array, num_examples: int, steps: int, batch_size: int) -> Array:
     """``(steps, batch_size)`` example indices: shuffled epochs, each example once per epoch."""
     per_epoch = max(num_examples // batch_size, 1)
     epochs = -(-steps // per_epoch)
@@ -58,7 +58,7 @@ def train_masked_mlp(
     w2 = jax.random.uniform(k2, (h, num_classes), minval=-1.0, maxval=1.0) * np.sqrt(6.0 / h)
     opt = optimizer or optax.adam(1e-3)
     params = (w1, w2)
-    idx = _batches(k3, inputs.shape[0], steps, batch_size)
+    idx = batch_indices(k3, inputs.shape[0], steps, batch_size)
 
     def loss(p: tuple[Array, Array], x: Array, y: Array) -> Array:
         return jnp.mean(cross_entropy(masked_mlp_logits(p, mask, x), y))
@@ -74,20 +74,23 @@ def train_masked_mlp(
 
 
 def train_readout_signsgd(
-    key: Array, w1: Array, w2: Array, inputs: Array, labels: Array, learning_rate: float, steps: int, batch_size: int = 50
+    key: Array, w1: Array, w2: Array, inputs: Array, labels: Array, learning_rate: float, steps: int, batch_size: int = 50,
+    logit_scale: float = 1.0,
 ) -> Array:
     """Equation (4) on the output layer only; ``W1 (d, h)`` stays fixed. Returns the new ``W2 (h, C)``.
+
+    ``logit_scale``: the network's output scale (logits ``s · h W2``, see ``MLPTask.logit_scale``).
 
     Each step moves every output weight by exactly ``±learning_rate`` or 0 (sign of the minibatch
     gradient of the mean cross-entropy, whose ``(i, j)`` entry is ``mean_b (z_j − ℓ_j) h_i``).
     """
     hidden = jax.nn.relu(inputs @ w1)  # frozen features, computed once
-    idx = _batches(key, inputs.shape[0], steps, batch_size)
+    idx = batch_indices(key, inputs.shape[0], steps, batch_size)
     opt = optax.sign_sgd(learning_rate)
 
     def step(carry, batch_idx):
         w, s = carry
-        grads = jax.grad(lambda v: jnp.mean(cross_entropy(hidden[batch_idx] @ v, labels[batch_idx])))(w)
+        grads = jax.grad(lambda v: jnp.mean(cross_entropy(logit_scale * (hidden[batch_idx] @ v), labels[batch_idx])))(w)
         updates, s = opt.update(grads, s, w)
         return (optax.apply_updates(w, updates), s), None
 

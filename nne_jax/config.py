@@ -17,13 +17,14 @@ import dataclasses
 from typing import Any
 
 from nne_jax.fitness import Fitness
+from nne_jax.networks import check_logit_scale
 from nne_jax.strategy import NNE
 from nne_jax.weights import GENE_MAPS
 
 __all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields"]
 
 
-_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1, "fan_in_scale": False}
+_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1, "fan_in_scale": False, "logit_scale": 1.0}
 _STRATEGY_FIELDS = tuple(f.name for f in dataclasses.fields(NNE) if f.name != "init_freqs")
 
 
@@ -34,7 +35,9 @@ class RunConfig:
     Network fields: ``beta`` (density of ``W``), ``num_hidden``, ``k_cap`` (k-cap hidden layer),
     ``gene_map`` (link weights ``g(W x)``, a key of ``GENE_MAPS``) and ``hidden_layers`` (``> 1``:
     a :class:`~nne_jax.deep.DeepTask` with that many layers of ``num_hidden`` units; ``fan_in_scale``
-    scales its deeper layers' weights by ``1 / sqrt(fan-in)``).
+    scales its deeper layers' weights by ``1 / sqrt(fan-in)``), ``logit_scale`` (the network's output
+    scale ``s``, ours: logits ``s · net(u)``; for this bias-free ReLU net it stands for any per-layer
+    weight scale, see :class:`~nne_jax.generation.MLPTask`).
     """
 
     name: str
@@ -50,6 +53,7 @@ class RunConfig:
     gene_map: str = "identity"
     hidden_layers: int = 1
     fan_in_scale: bool = False
+    logit_scale: float = 1.0
     per_class: int = 200
     signsgd_steps: int = 400
     signsgd_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
@@ -61,6 +65,7 @@ class RunConfig:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
         if not 0.0 < self.beta <= 1.0:
             raise ValueError(f"beta must be in (0, 1], got {self.beta}")
+        check_logit_scale(self.logit_scale)
         if self.gene_map not in GENE_MAPS:
             raise ValueError(f"unknown gene_map {self.gene_map!r}; choose from {sorted(GENE_MAPS)}")
         if self.fan_in_scale and self.hidden_layers < 2:

@@ -25,7 +25,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from nne_jax.weights import GENE_MAPS, WeightGeneration, _numpy_rng, generate_weights, generate_weights_t, weight_generation
-from nne_jax.networks import sample_in_idx
+from nne_jax.networks import check_logit_scale, sample_in_idx
 from nne_jax.population import map_in_chunks
 
 Array = jax.Array
@@ -173,6 +173,7 @@ class DeepTask:
       gene_map: link weights are ``g(W x)`` for ``g = GENE_MAPS[gene_map]`` (static).
       pop_chunk: evaluate at most this many genotypes at once (memory bound), static.
       mesh: if set, the population is split over this 1-D ``"pop"`` mesh, static.
+      logit_scale: the network's output scale (as :class:`~nne_jax.generation.MLPTask`'s).
     """
 
     arch: DeepMLP
@@ -180,6 +181,7 @@ class DeepTask:
     gene_map: str = flax.struct.field(pytree_node=False, default="identity")
     pop_chunk: int | None = flax.struct.field(pytree_node=False, default=None)
     mesh: Mesh | None = flax.struct.field(pytree_node=False, default=None)
+    logit_scale: float | Array = 1.0
 
     @property
     def num_genes(self) -> int:
@@ -195,7 +197,7 @@ class DeepTask:
 
     def forward(self, weights: Array, inputs: Array) -> Array:
         """One network: slot weights ``(S,)``, inputs ``(B, d)`` → logits ``(B, C)``."""
-        return deep_forward(self.arch, weights, inputs)
+        return self.logit_scale * deep_forward(self.arch, weights, inputs)
 
     def population_logits(self, genotypes: Array, inputs: Array) -> Array:
         """Every genotype's network: ``(N, n), (B, d) -> (N, B, C)`` logits, ``pop_chunk`` at a time."""
@@ -206,7 +208,7 @@ class DeepTask:
             w_t = GENE_MAPS[self.gene_map](generate_weights_t(self.wg, g.T))  # (S, N)
             return deep_forward_population(self.arch, w_t, inputs)
 
-        return map_in_chunks(logits, genotypes, self.pop_chunk)
+        return self.logit_scale * map_in_chunks(logits, genotypes, self.pop_chunk)
 
 
 def deep_task(
@@ -220,6 +222,7 @@ def deep_task(
     gene_map: str = "identity",
     pop_chunk: int | None = None,
     fan_in_scale: bool = False,
+    logit_scale: float = 1.0,
 ) -> DeepTask:
     """Samples the masks and ``W`` (β-sparse, ``U[-1, 1]``, padding rows empty) for a deep masked MLP."""
     if gene_map not in GENE_MAPS:
@@ -229,4 +232,5 @@ def deep_task(
     mask_key, w_key = jax.random.split(key)
     arch = deep_mlp(mask_key, num_inputs, hidden, num_classes, density, fan_in_scale=fan_in_scale)
     wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
-    return DeepTask(arch, wg, gene_map=gene_map, pop_chunk=pop_chunk)
+    check_logit_scale(logit_scale)
+    return DeepTask(arch, wg, gene_map=gene_map, pop_chunk=pop_chunk, logit_scale=float(logit_scale))

@@ -19,7 +19,7 @@ from jax.sharding import Mesh
 from nne_jax.blocks import UnitGroup, unit_groups
 from nne_jax.fitness import accuracy, delta_fitness
 from nne_jax.fixation import compact_task
-from nne_jax.networks import MaskedMLP, masked_mlp, mlp_forward
+from nne_jax.networks import MaskedMLP, check_logit_scale, masked_mlp, mlp_forward
 from nne_jax.parallel import replicate, shard_population
 from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
@@ -48,6 +48,12 @@ class MLPTask:
       matmul_dtype: dtype of the genespace path's big matmul, static.
       mesh: if set, the population is split over this 1-D ``"pop"`` mesh (see
         :mod:`nne_jax.parallel`), static.
+      logit_scale: the network's output scale ``s``: logits are ``s · (W₂ relu(W₁ u))`` (ours; the
+        paper does not state the scale of weights or inputs). The net is ReLU without biases, so
+        scaling layer 1 by ``a`` and layer 2 by ``b`` is the same function as ``s = a·b``: this one
+        number is every per-layer weight scale. Predictions (argmax) do not depend on it; the
+        softmax, hence the fitness, SignSGD's gradients and the ceiling, do. A pytree leaf: a new
+        value does not recompile.
     """
 
     arch: MaskedMLP
@@ -61,6 +67,7 @@ class MLPTask:
     pop_chunk: int | None = flax.struct.field(pytree_node=False, default=None)
     matmul_dtype: str = flax.struct.field(pytree_node=False, default="float32")
     mesh: Mesh | None = flax.struct.field(pytree_node=False, default=None)
+    logit_scale: float | Array = 1.0
 
     @property
     def num_genes(self) -> int:
@@ -85,12 +92,13 @@ class MLPTask:
 
     def forward(self, weights: Array, inputs: Array) -> Array:
         """One network: slot weights ``(S,)``, inputs ``(B, d)`` → logits ``(B, C)``."""
-        return mlp_forward(self.arch, weights, inputs)
+        return self.logit_scale * mlp_forward(self.arch, weights, inputs)
 
     def population_logits(self, genotypes: Array, inputs: Array) -> Array:
         """Every genotype's network: ``(N, n), (B, d) -> (N, B, C)`` logits (via ``path``)."""
-        return population_logits(self.arch, self.wg, self.select(genotypes), inputs, self.path, self.pop_chunk,
-                                 self.matmul_dtype, self.blocks, self.offset, self.gene_map)
+        logits = population_logits(self.arch, self.wg, self.select(genotypes), inputs, self.path, self.pop_chunk,
+                                   self.matmul_dtype, self.blocks, self.offset, self.gene_map)
+        return self.logit_scale * logits
 
 
 def mlp_task(
@@ -107,11 +115,14 @@ def mlp_task(
     matmul_dtype: str = "float32",
     block_units: int = 8,
     gene_map: str = "identity",
+    logit_scale: float = 1.0,
 ) -> MLPTask:
     """Samples the input mask and ``W`` (β-sparse, ``U[-1, 1]``) for the paper's network.
 
     ``gene_map``: link weights are ``g(W x)`` with ``g`` one of ``GENE_MAPS`` (the paper: identity).
+    ``logit_scale``: the network's output scale (see :class:`MLPTask`; 1 = unscaled).
     """
+    check_logit_scale(logit_scale)
     if gene_map not in GENE_MAPS:
         raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
     if path == "genespace" and gene_map != "identity":
@@ -125,7 +136,8 @@ def mlp_task(
     wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
     blocks = unit_groups(arch, wg, block_units)
     path = default_path(gene_map=gene_map) if path == "auto" else path
-    return MLPTask(arch, wg, blocks, gene_map=gene_map, path=path, pop_chunk=pop_chunk, matmul_dtype=matmul_dtype)
+    return MLPTask(arch, wg, blocks, gene_map=gene_map, path=path, pop_chunk=pop_chunk, matmul_dtype=matmul_dtype,
+                   logit_scale=float(logit_scale))
 
 
 class Metrics(NamedTuple):

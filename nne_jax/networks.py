@@ -35,6 +35,7 @@ __all__ = [
     "sample_in_idx",
     "dense_params",
     "dense_forward",
+    "check_logit_scale",
 ]
 
 
@@ -165,6 +166,12 @@ def split_slots(arch: MaskedMLP, weights: Array) -> tuple[Array, Array]:
     """Slot-layout weights ``(S, ...)`` → ``(h, K, ...)`` incoming and ``(h, C, ...)`` outgoing."""
     w = weights.reshape(arch.num_hidden, arch.slots_per_row, *weights.shape[1:])
     return w[:, : arch.slots_per_unit], w[:, arch.slots_per_unit :]
+
+
+def check_logit_scale(logit_scale: float) -> None:
+    """Raises ``ValueError`` unless ``logit_scale`` (a network's output scale) is a finite number > 0."""
+    if isinstance(logit_scale, bool) or not isinstance(logit_scale, (int, float)) or not 0 < logit_scale < float("inf"):
+        raise ValueError(f"logit_scale must be a finite number > 0, got {logit_scale!r}")
 
 
 def mlp_forward(arch: MaskedMLP, weights: Array, inputs: Array) -> Array:

@@ -51,10 +51,10 @@ def make_task(config: RunConfig, seed: int, num_classes: int) -> MLPTask:
 
         mlp = deep_task(task_key, config.num_genes, hidden=(config.num_hidden,) * config.hidden_layers, beta=config.beta,
                         num_classes=num_classes, gene_map=config.gene_map, pop_chunk=125,
-                        fan_in_scale=config.fan_in_scale)
+                        fan_in_scale=config.fan_in_scale, logit_scale=config.logit_scale)
     else:
         mlp = mlp_task(task_key, config.num_genes, beta=config.beta, num_hidden=config.num_hidden, num_classes=num_classes, k_cap=config.k_cap,
-                       gene_map=config.gene_map)
+                       gene_map=config.gene_map, logit_scale=config.logit_scale)
     if jax.device_count() > 1 and config.pop_size % jax.device_count() == 0:
         mlp = mlp.replace(mesh=population_mesh())
     return mlp

@@ -1,0 +1,144 @@
+"""The ceiling of NNE's parametrisation: the mean-weight network ``W p`` trained by gradient descent.
+
+    python -m experiments.ceiling --task 0-9 --preset fast --set logit_scale=0.03 --set num_genes=16000
+
+NNE never differentiates anything; this experiment does, as the upper reference every NNE setting
+is compared with. It takes the same task as an NNE run (the preset plus ``--set`` overrides: same
+mask, same ``W`` from the same seed, same logit scale, same training images) and trains the allele
+frequencies themselves, ``p = clip(sigmoid(θ), p_min, p_max)``, with Adam on the mean
+cross-entropy of the network ``W p`` (minibatches of the preset's ``batch_size``). What it reaches
+is what a perfect estimator of the gradient of ``p`` could reach with this ``W``, scale and data;
+NNE's sampling noise can regularise (and beat it on test), but the number shows where the
+parametrisation, not the estimator, is the limit. Writes ``results/ceiling/<task>_<name>_seed<s>.json``
+and a row of ``results/ceiling/summary.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from experiments.common import RESULTS, metadata, write_json
+from nne_jax.backprop import batch_indices
+from nne_jax.config import PRESETS, RunConfig, apply_overrides
+from nne_jax.data.tasks import TASK_CLASSES, load_task_data
+from nne_jax.evaluation import network_accuracy
+from nne_jax.fitness import cross_entropy
+from nne_jax.runner import make_task
+
+OUT = RESULTS / "ceiling"
+
+
+def train_allele_freqs(task: Any, inputs: jax.Array, labels: jax.Array, key: jax.Array, steps: int, batch_size: int,
+                       learning_rate: float, p_min: float, p_max: float, eval_every: int = 0) -> tuple[jax.Array, jax.Array]:
+    """Adam on ``θ`` with ``p = clip(sigmoid(θ), p_min, p_max)`` for the network ``task.weights(p)``.
+
+    Args:
+      task: an NNE task (``weights``, ``forward``); inputs ``(M, d)``, labels ``(M,)``.
+      eval_every: record the training-set accuracy every this many steps (0: never).
+
+    Returns:
+      ``(p (n,), train_accuracy (steps // eval_every,))``. Starts from ``p = 1/2`` (``θ = 0``).
+    """
+    every = eval_every or steps
+    batches = batch_indices(key, inputs.shape[0], steps // every * every, batch_size).reshape(-1, every, batch_size)
+    theta, train_acc = _train(task, inputs, labels, batches, learning_rate, p_min, p_max)
+    return jnp.clip(jax.nn.sigmoid(theta), p_min, p_max), train_acc if eval_every else train_acc[:0]
+
+
+@jax.jit
+def _train(task: Any, inputs: jax.Array, labels: jax.Array, batches: jax.Array, learning_rate: float, p_min: float,
+           p_max: float) -> tuple[jax.Array, jax.Array]:
+    """``batches (segments, steps, B)`` → final ``θ (n,)`` and the training accuracy after each segment."""
+    opt = optax.adam(learning_rate)
+    theta = jnp.zeros((task.num_genes,), jnp.float32)
+
+    def freqs(t: jax.Array) -> jax.Array:
+        return jnp.clip(jax.nn.sigmoid(t), p_min, p_max)
+
+    def loss(t: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+        return jnp.mean(cross_entropy(task.forward(task.weights(freqs(t)), x), y))
+
+    def step(carry: tuple, batch: jax.Array) -> tuple:
+        t, s = carry
+        updates, s = opt.update(jax.grad(loss)(t, inputs[batch], labels[batch]), s, t)
+        return (optax.apply_updates(t, updates), s), None
+
+    def segment(carry: tuple, segment_batches: jax.Array) -> tuple:
+        carry, _ = jax.lax.scan(step, carry, segment_batches)
+        return carry, network_accuracy(task, task.weights(freqs(carry[0])), inputs, labels)
+
+    (theta, _), train_acc = jax.lax.scan(segment, (theta, opt.init(theta)), batches)
+    return theta, train_acc
+
+
+def ceiling(config: RunConfig, task_name: str, seed: int, data: dict[str, np.ndarray], steps: int, learning_rate: float,
+            eval_every: int = 100) -> dict[str, Any]:
+    """Trains ``p`` through ``config``'s task (see the module doc) and reports train/test accuracy of ``W p``."""
+    task = make_task(config, seed, len(np.unique(data["train_y"])) if task_name not in TASK_CLASSES else
+                     len(TASK_CLASSES[task_name]))
+    x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
+    test_x, test_y = jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"])
+    strategy = config.strategy
+    start = time.perf_counter()
+    p, train_curve = train_allele_freqs(task, x, y, jax.random.PRNGKey(70_000 + seed), steps, config.batch_size,
+                                        learning_rate, strategy.p_min, strategy.p_max, eval_every)
+    jax.block_until_ready(p)
+    seconds = time.perf_counter() - start
+    bound = np.asarray(jnp.minimum(p - strategy.p_min, strategy.p_max - p) < 1e-6)
+    return {"train_accuracy": float(network_accuracy(task, task.weights(p), x, y)),
+            "test_accuracy": float(network_accuracy(task, task.weights(p), test_x, test_y)),
+            "train_curve": {"step": [eval_every * (i + 1) for i in range(len(train_curve))],
+                            "train_accuracy": np.asarray(train_curve).tolist()},
+            "fraction_at_bounds": float(bound.mean()), "steps": steps // eval_every * eval_every, "learning_rate": learning_rate,
+            "optimizer": "adam", "batch_size": config.batch_size, "wall_seconds": seconds}
+
+
+def update_summary(path: Path, row: dict[str, Any]) -> None:
+    """Replaces the row with the same (task, name, seed, steps, learning_rate) in ``path``."""
+    rows = json.loads(path.read_text()) if path.exists() else []
+    key = ("task", "name", "seed", "steps", "learning_rate")
+    rows = [r for r in rows if tuple(r.get(k) for k in key) != tuple(row[k] for k in key)]
+    write_json(path, sorted(rows + [row], key=lambda r: tuple(str(r.get(k)) for k in key)))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=sorted(TASK_CLASSES), default="0-9")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="fast")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a preset field")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--lr", type=float, default=0.05, help="Adam's learning rate on the logits of p")
+    parser.add_argument("--tag", default="", help="suffix for the result's name")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    try:
+        config = apply_overrides(PRESETS[args.preset], args.set)
+    except ValueError as err:
+        raise SystemExit(f"--set: {err}") from err
+    name = config.name + (f"-{args.tag}" if args.tag else "")
+    command = "python -m experiments.ceiling " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    data = load_task_data(args.task, config.per_class, args.seed)
+    result = ceiling(config, args.task, args.seed, data, args.steps, args.lr)
+    row = {"task": args.task, "name": name, "seed": args.seed, "steps": args.steps, "learning_rate": args.lr,
+           "num_genes": config.num_genes, "logit_scale": config.logit_scale,
+           "train_accuracy": 100 * result["train_accuracy"], "test_accuracy": 100 * result["test_accuracy"],
+           "fraction_at_bounds": result["fraction_at_bounds"], "wall_seconds": result["wall_seconds"], **metadata(command)}
+    write_json(args.out / f"{args.task}_{name}_seed{args.seed}.json",
+               {"config": {**config.flat(), "task": args.task}, "seed": args.seed, **metadata(command), **result})
+    update_summary(args.out / "summary.json", row)
+    print(json.dumps({k: row[k] for k in ("task", "name", "num_genes", "logit_scale", "train_accuracy", "test_accuracy",
+                                         "fraction_at_bounds", "wall_seconds")}))
+    return row
+
+
+if __name__ == "__main__":
+    main()
