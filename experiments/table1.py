@@ -76,30 +76,14 @@ def sgd_baseline(mlp: nj.MLPTask, data: dict[str, np.ndarray], task: str, seeds:
 
 
 def run_peer(task: str, seed: int, data: dict[str, np.ndarray], generations: int, preset: Any) -> dict[str, Any]:
-    """evosax Open_ES (Adam, σ = 0.02, lr = 0.01) on the same masked network's real-valued link
-    weights, same images, population, minibatch and fitness as the NNE preset; test accuracy of its mean."""
-    eval_every, pop_size, batch_size = preset.eval_every, preset.pop_size, preset.batch_size
-    from benchmarks.peers import open_es
+    """evosax Open_ES with its untuned settings (σ = 0.02, Adam lr = 0.01) on the same masked network,
+    images, population, minibatch, fitness and scale as the NNE preset (the tuned peer: ``experiments.peer``)."""
+    from experiments.peer import run_open_es
 
-    mlp = make_task(with_fields(PRESETS["fast"], num_genes=1, pop_size=pop_size), seed, len(CLASSES[task]))  # NNE's mask
-    init, step, weights = open_es(mlp, pop_size, batch_size, fitness_fn=preset.fitness_fn())
-    x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
-    test_x, test_y = jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"])
-    state, key = init(jax.random.PRNGKey(50_000 + seed)), jax.random.PRNGKey(60_000 + seed)
-    curves = {"generation": [0], "train_seconds": [0.0], "test_accuracy": [float(network_accuracy(mlp, weights(state), test_x, test_y))]}
-    seconds = 0.0
-    for g in range(1, generations + 1):
-        start = time.perf_counter()
-        state = step(state, jax.random.fold_in(key, g), x, y)
-        jax.block_until_ready(state.mean)
-        seconds += time.perf_counter() - start
-        if g % eval_every == 0 or g == generations:
-            acc = float(network_accuracy(mlp, weights(state), test_x, test_y))
-            curves["generation"].append(g), curves["train_seconds"].append(seconds), curves["test_accuracy"].append(acc)
-            print(f"[{task} peer open_es seed {seed}] gen {g:5d}  {g / seconds:6.2f} gen/s  test acc {100 * acc:5.2f}%", flush=True)
-    return {"curves": curves, "wall_seconds": seconds, "config": {"algorithm": "evosax.Open_ES", "sigma": 0.02, "optimizer": "adam(0.01)",
-            "pop_size": pop_size, "batch_size": batch_size, "generations": generations, "fitness": dataclasses.asdict(preset.fitness_fn()),
-            "task": task, "seed": seed}}
+    run = run_open_es(preset, task, seed, data, sigma=0.02, lr=0.01, generations=generations, eval_every=preset.eval_every)
+    return {**run, "config": {"algorithm": "evosax.Open_ES", "sigma": 0.02, "optimizer": "adam(0.01)", "pop_size": preset.pop_size,
+                              "batch_size": preset.batch_size, "generations": generations,
+                              "fitness": dataclasses.asdict(preset.fitness_fn()), "task": task, "seed": seed}}
 
 
 def seconds_to(curves: dict[str, list], threshold: float) -> float | None:
@@ -119,21 +103,114 @@ def update_summary(rows: list[dict[str, Any]]) -> None:
     write_json(path, sorted(kept + rows, key=lambda r: (r["task"], r["model"], str(r["preset"]), str(r["eval"]))))
 
 
+STD_KIND = "sample standard deviation over seeds (ddof=1)"
+
+
+def aggregate_rows(per_seed: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per (model, eval) over seeds: mean accuracy, sample std (ddof=1), each seed's values."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for rows in per_seed:
+        for row in rows:
+            groups.setdefault((row["model"], row["eval"]), []).append(row)
+    out = []
+    for rows in groups.values():
+        accs = [r["test_accuracy"] for r in rows]
+        to_paper = [r["seconds_to_paper"] for r in rows]
+        out.append({**rows[0], "test_accuracy": float(np.mean(accs)), "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else None,
+                    "std_kind": STD_KIND, "seeds": len(rows), "seed_list": [r["seed"] for r in rows], "per_seed": accs,
+                    "wall_seconds": float(np.mean([r["wall_seconds"] for r in rows])),
+                    "seconds_to_paper": None if None in to_paper else float(np.mean(to_paper)),
+                    "seconds_to_paper_per_seed": to_paper, "git_commits": sorted({r["git_commit"] for r in rows})})
+    return out
+
+
+def signsgd_control(mlp: nj.MLPTask, config: Any, seed: int, data: dict[str, np.ndarray]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The control for NNE + SignSGD: SignSGD on the readout of the *un-evolved* network (``p⁰``, generation 0)."""
+    _, init_key, _ = jax.random.split(jax.random.PRNGKey(seed), 3)
+    p0 = config.strategy.init(init_key).allele_freqs  # the run's own starting point
+    result, rows = {}, []
+    for start_from, eval_name in (("sampled", "sampled-mean"), ("mean", "mean-weights")):
+        start = time.perf_counter()
+        sign = signsgd_readout(mlp, p0, data, seed, config.signsgd_steps, config.signsgd_lrs, start_from)
+        sign["wall_seconds"] = time.perf_counter() - start
+        result[start_from] = sign
+        rows.append(dict(model="SignSGD from p0 (control)", eval=eval_name, test_accuracy=100 * sign["test_accuracy"],
+                         generations=0, wall_seconds=sign["wall_seconds"], seconds_to_paper=None))
+    return result, rows
+
+
+def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One seed: evolve (checkpointed), evaluate three ways, SignSGD readouts and their control; its JSON."""
+    out = args.out
+    data = load_task_data(args.task, preset.per_class, seed)
+    stem = f"{args.task}_{preset.name}_seed{seed}"
+    run = evolve(preset, args.task, seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True))
+    mlp, state, curves = run["task"], run["state"], run["curves"]
+    evals = evaluate_allele_freqs(mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]),
+                                  jax.random.PRNGKey(40_000 + seed))
+    meta = metadata(command)
+    result: dict[str, Any] = {"config": run["config"], "seed": seed, **meta, "wall_seconds": run["train_seconds"],
+                              "train_size": len(data["train_x"]), "test_size": len(data["test_x"]),
+                              "num_outputs": mlp.arch.num_classes if hasattr(mlp.arch, "num_classes") else None,
+                              "curves": curves, "final": {k: 100 * v for k, v in evals.items()}}
+    paper = PAPER_TABLE1[args.task]
+    common = dict(task=args.task, preset=preset.name, generations=preset.generations, device=meta["device"], command=command,
+                  git_commit=meta["git_commit"], seed=seed)
+    rows = [dict(model="NNE", eval=mode, test_accuracy=100 * acc, wall_seconds=run["train_seconds"],
+                 seconds_to_paper=seconds_to(curves, paper["NNE"] / 100) if mode == "mean-weights" else None, **common)
+            for mode, acc in evals.items()]
+    if not args.no_baselines:
+        result["signsgd"] = {}
+        for start_from, eval_name in (("sampled", "sampled-mean"), ("mean", "mean-weights")):
+            start = time.perf_counter()
+            sign = signsgd_readout(mlp, state.allele_freqs, data, seed, preset.signsgd_steps, preset.signsgd_lrs, start_from)
+            sign["wall_seconds"] = time.perf_counter() - start
+            result["signsgd"][start_from] = sign
+            # eval: which network SignSGD started from (a genotype sampled from p, or W·p)
+            rows.append(dict(model="NNE+SignSGD", eval=eval_name, test_accuracy=100 * sign["test_accuracy"],
+                             wall_seconds=run["train_seconds"] + sign["wall_seconds"], seconds_to_paper=None, **common))
+        result["signsgd_control_p0"], control = signsgd_control(mlp, preset, seed, data)
+        rows += [{**common, **r} for r in control]
+    write_json(out / f"{stem}.json", result)
+    return {**result, "allele_freqs": np.asarray(state.allele_freqs)}, rows
+
+
+def sgd_rows(args: argparse.Namespace, mlp: Any, data: dict[str, np.ndarray], command: str) -> list[dict[str, Any]]:
+    """The SGD (Adam) row: cached per task and network outputs, 3 seeds."""
+    num_outputs = mlp.arch.num_classes
+    sgd_path = args.out / f"sgd_{args.task}.json"
+    sgd = json.loads(sgd_path.read_text()) if sgd_path.exists() else None
+    if sgd is None or sgd.get("train_size") != len(data["train_x"]) or sgd.get("num_outputs", len(CLASSES[args.task])) != num_outputs:
+        sgd = {**sgd_baseline(mlp, data, args.task, seeds=3, epochs=100), **metadata(command), "train_size": len(data["train_x"]),
+               "num_outputs": num_outputs}
+        write_json(sgd_path, sgd)
+    return [dict(model="SGD", task=args.task, preset=None, eval=None, test_accuracy=100 * sgd["mean"],
+                 std=100 * float(np.std(sgd["test_accuracy"], ddof=1)), std_kind=STD_KIND, seeds=sgd["seeds"],
+                 per_seed=[100 * a for a in sgd["test_accuracy"]], generations=None, wall_seconds=sgd["wall_seconds"],
+                 seconds_to_paper=None, device=sgd["device"], command=sgd["command"], git_commits=[sgd["git_commit"]],
+                 num_outputs=num_outputs)]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=sorted(CLASSES), default="0-9")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="fast")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None, help="one seed (same as --seeds SEED)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="seeds to run one after another; the summary rows give mean ± sample std over them (default: 0)")
     parser.add_argument("--generations", type=int, default=None, help="override the preset's generation count")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a preset field, e.g. --set eps=0.5 --set antithetic=false (for ablations)")
     parser.add_argument("--tag", default="", help="suffix for the run's file names (e.g. the ablation's name)")
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--no-baselines", action="store_true", help="skip SignSGD and SGD (evolution + evaluation only)")
+    parser.add_argument("--no-baselines", action="store_true", help="skip SignSGD, its p0 control and SGD (evolution + evaluation only)")
     parser.add_argument("--peer-generations", type=int, default=0,
-                        help="also run evosax Open_ES on the same network for this many generations (same plot)")
+                        help="also run evosax Open_ES (σ 0.02, lr 0.01) on the same network for this many generations (same plot)")
     parser.add_argument("--devices", type=int, default=None, help="XLA CPU devices to split the population over (default: one per core)")
     args = parser.parse_args(argv)
+    if args.seed is not None and args.seeds is not None:
+        parser.error("give --seed or --seeds, not both")
+    seeds = args.seeds or [0 if args.seed is None else args.seed]
     use_host_devices(args.devices)  # no effect if JAX is already running (e.g. under pytest)
     preset = PRESETS[args.preset]
     if args.generations is not None:
@@ -145,60 +222,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.tag:
         preset = dataclasses.replace(preset, name=f"{preset.name}-{args.tag}")
     command = "python -m experiments.table1 " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    out = args.out
-    data = load_task_data(args.task, preset.per_class, args.seed)
-    stem = f"{args.task}_{preset.name}_seed{args.seed}"
-    run = evolve(preset, args.task, args.seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True))
-    mlp, state, curves = run["task"], run["state"], run["curves"]
-    evals = evaluate_allele_freqs(mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]), jax.random.PRNGKey(40_000 + args.seed))
-    result: dict[str, Any] = {"config": run["config"], "seed": args.seed, **metadata(command), "wall_seconds": run["train_seconds"],
-                              "train_size": len(data["train_x"]), "test_size": len(data["test_x"]), "curves": curves,
-                              "final": {k: 100 * v for k, v in evals.items()}}
-    paper = PAPER_TABLE1[args.task]
-    rows = [dict(model="NNE", task=args.task, preset=preset.name, eval=mode, test_accuracy=100 * acc, std=None, seeds=1,
-                 generations=preset.generations, wall_seconds=run["train_seconds"],
-                 seconds_to_paper=seconds_to(curves, paper["NNE"] / 100) if mode == "mean-weights" else None,
-                 device=result["device"], command=command) for mode, acc in evals.items()]
+    results, per_seed = [], []
+    for seed in seeds:
+        result, rows = run_seed(args, preset, seed, command)
+        results.append(result)
+        per_seed.append(rows)
+    summary_rows = aggregate_rows(per_seed)
     if not args.no_baselines:
-        result["signsgd"] = {}
-        for start_from, eval_name in (("sampled", "sampled-mean"), ("mean", "mean-weights")):
-            start = time.perf_counter()
-            sign = signsgd_readout(mlp, state.allele_freqs, data, args.seed, preset.signsgd_steps, preset.signsgd_lrs, start_from)
-            sign["wall_seconds"] = time.perf_counter() - start
-            result["signsgd"][start_from] = sign
-            # eval: which network SignSGD started from (a genotype sampled from p, or W·p)
-            rows.append(dict(model="NNE+SignSGD", task=args.task, preset=preset.name, eval=eval_name,
-                             test_accuracy=100 * sign["test_accuracy"], std=None, seeds=1, generations=preset.generations,
-                             wall_seconds=run["train_seconds"] + sign["wall_seconds"],
-                             seconds_to_paper=None, device=result["device"], command=command))
-        sgd_path = out / f"sgd_{args.task}.json"
-        sgd = json.loads(sgd_path.read_text()) if sgd_path.exists() else None
-        if sgd is None or sgd.get("train_size") != len(data["train_x"]):
-            sgd = {**sgd_baseline(mlp, data, args.task, seeds=3, epochs=100), **metadata(command), "train_size": len(data["train_x"])}
-            write_json(sgd_path, sgd)
-        result["sgd"] = sgd
-        rows.append(dict(model="SGD", task=args.task, preset=None, eval=None, test_accuracy=100 * sgd["mean"], std=100 * sgd["std"],
-                         seeds=sgd["seeds"], generations=None, wall_seconds=sgd["wall_seconds"], seconds_to_paper=None,
-                         device=sgd["device"], command=sgd["command"]))
+        data = load_task_data(args.task, preset.per_class, seeds[0])
+        summary_rows += sgd_rows(args, make_task(preset, seeds[0], len(CLASSES[args.task])), data, command)
     if args.peer_generations:
-        peer = run_peer(args.task, args.seed, data, args.peer_generations, preset)
+        data = load_task_data(args.task, preset.per_class, seeds[0])
+        peer = run_peer(args.task, seeds[0], data, args.peer_generations, preset)
         peer.update(metadata(command))
-        peer["seconds_to_paper_nne"] = seconds_to(peer["curves"], paper["NNE"] / 100)
-        write_json(out / f"peer_{args.task}_open_es_seed{args.seed}.json", peer)
-        result["peer_open_es"] = {"final_test_accuracy": 100 * peer["curves"]["test_accuracy"][-1], "wall_seconds": peer["wall_seconds"]}
-    write_json(out / f"{stem}.json", result)
-    if out == OUT:
-        update_summary(rows)
+        peer["seconds_to_paper_nne"] = seconds_to(peer["curves"], PAPER_TABLE1[args.task]["NNE"] / 100)
+        write_json(args.out / f"peer_{args.task}_open_es_seed{seeds[0]}.json", peer)
+    if args.out == OUT:
+        update_summary(summary_rows)
     try:
         from experiments.plots import plot_table1_curves
 
-        plot_table1_curves(out, args.task)
+        plot_table1_curves(args.out, args.task)
     except ImportError as err:  # matplotlib is an optional extra
         print(f"(no plot: {err})")
-    print(json.dumps({"final_test_accuracy_%": result["final"],
-                      "signsgd_%": {k: 100 * v["test_accuracy"] for k, v in result.get("signsgd", {}).items()},
-                      "sgd_%": 100 * result.get("sgd", {}).get("mean", float("nan"))}, indent=1))
-    return result
+    print(json.dumps({f"{r['model']} [{r['eval']}]": (round(r["test_accuracy"], 2), r["std"] and round(r["std"], 2), r["seeds"])
+                      for r in summary_rows}, indent=1))
+    return results[-1] if len(results) == 1 else {"runs": results, "rows": summary_rows}
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from nne_jax.weights import GENE_MAPS
 __all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields"]
 
 
-_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1, "fan_in_scale": False, "logit_scale": 1.0}
+_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1, "fan_in_scale": False, "logit_scale": 1.0, "num_outputs": None}
 _STRATEGY_FIELDS = tuple(f.name for f in dataclasses.fields(NNE) if f.name != "init_freqs")
 
 
@@ -37,7 +37,9 @@ class RunConfig:
     a :class:`~nne_jax.deep.DeepTask` with that many layers of ``num_hidden`` units; ``fan_in_scale``
     scales its deeper layers' weights by ``1 / sqrt(fan-in)``), ``logit_scale`` (the network's output
     scale ``s``, ours: logits ``s · net(u)``; for this bias-free ReLU net it stands for any per-layer
-    weight scale, see :class:`~nne_jax.generation.MLPTask`).
+    weight scale, see :class:`~nne_jax.generation.MLPTask`), ``num_outputs`` (the network's output units
+    ``C``; ``None``: one per class of the task. The paper's network has 10 outputs for both 0–4 and 0–9,
+    so α = log 10 in δ on both; the presets set 10. ``--set num_outputs=none`` gives C = 5 on 0–4).
     """
 
     name: str
@@ -54,6 +56,7 @@ class RunConfig:
     hidden_layers: int = 1
     fan_in_scale: bool = False
     logit_scale: float = 1.0
+    num_outputs: int | None = None
     per_class: int = 200
     signsgd_steps: int = 400
     signsgd_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
@@ -66,6 +69,9 @@ class RunConfig:
         if not 0.0 < self.beta <= 1.0:
             raise ValueError(f"beta must be in (0, 1], got {self.beta}")
         check_logit_scale(self.logit_scale)
+        if self.num_outputs is not None and (isinstance(self.num_outputs, bool) or not isinstance(self.num_outputs, int)
+                                             or self.num_outputs < 2):
+            raise ValueError(f"num_outputs must be an int >= 2 or None (one per class), got {self.num_outputs!r}")
         if self.gene_map not in GENE_MAPS:
             raise ValueError(f"unknown gene_map {self.gene_map!r}; choose from {sorted(GENE_MAPS)}")
         if self.fan_in_scale and self.hidden_layers < 2:
@@ -120,7 +126,7 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
             changes[name] = None
         elif isinstance(current, tuple):
             changes[name] = tuple(float(v) for v in raw.split(","))
-        elif isinstance(current, int) or name == "k_cap":
+        elif isinstance(current, int) or name in ("k_cap", "num_outputs"):
             changes[name] = int(raw)
         elif isinstance(current, float) or current is None:
             changes[name] = float(raw)
@@ -137,11 +143,12 @@ def with_fields(config: RunConfig, **changes: Any) -> RunConfig:
 
 
 PRESETS: dict[str, RunConfig] = {
-    "faithful": RunConfig("faithful", NNE(num_genes=2000, pop_size=1000, eps=20.0), generations=3000, batch_size=100, eval_every=100),
+    "faithful": RunConfig("faithful", NNE(num_genes=2000, pop_size=1000, eps=20.0), generations=3000, batch_size=100, eval_every=100,
+                          num_outputs=10),
     "fast": RunConfig(
         "fast", NNE(num_genes=4000, pop_size=1000, eps=2.0, update_rule="multiplicative_weights", fitness_shaping="standardize",
                     antithetic=True, p_min=0.02, p_max=0.98),
-        generations=600, batch_size=100, eval_every=25, fitness="neg_cross_entropy",
+        generations=600, batch_size=100, eval_every=25, fitness="neg_cross_entropy", num_outputs=10,
     ),
     # the first fast preset (still the paper's δ fitness): the base of most ablations
     "fast-delta": RunConfig(

@@ -43,8 +43,12 @@ def make_task(config: RunConfig, seed: int, num_classes: int) -> MLPTask:
     """The run's network and ``W`` (from ``seed``), sharded over all devices when they divide N.
 
     One hidden layer: an :class:`MLPTask`; ``hidden_layers > 1``: a :class:`~nne_jax.deep.DeepTask`
-    (``hidden_layers`` layers of ``num_hidden`` units, evaluated 125 genotypes at a time).
+    (``hidden_layers`` layers of ``num_hidden`` units, evaluated 125 genotypes at a time). The network
+    has ``config.num_outputs`` outputs (``None``: ``num_classes``).
     """
+    if config.num_outputs is not None and config.num_outputs < num_classes:
+        raise ValueError(f"num_outputs={config.num_outputs} is fewer than the task's {num_classes} classes")
+    num_classes = config.num_outputs or num_classes
     task_key = jax.random.split(jax.random.PRNGKey(seed), 3)[0]
     if config.hidden_layers > 1:  # deeper NNE: the population is chunked instead of fused
         from nne_jax.deep import deep_task
@@ -85,6 +89,8 @@ def evolve(
     nne = config.strategy
     state = nne.init(init_key)
     identity = {"task": task_name, "seed": seed, **config.identity()}
+    if identity.get("num_outputs") == num_classes:  # the same network as before the field existed
+        identity.pop("num_outputs")
     curves: dict[str, list] = {k: [] for k in CURVE_KEYS}
     train_seconds = 0.0
     restored = restore_checkpoint(ckpt_dir, identity)
