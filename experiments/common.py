@@ -1,6 +1,7 @@
 """Shared plumbing for experiment modules: run metadata and result files (JSON, never pickle)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -56,6 +57,8 @@ def metadata(command: str | None = None) -> dict[str, Any]:
 
 
 def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):  # e.g. an ε schedule: its fields, named
+        return {"type": type(obj).__name__, **_jsonable(dataclasses.asdict(obj))}
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -18,6 +18,7 @@ from typing import Any
 
 from nne_jax.fitness import Fitness
 from nne_jax.networks import check_logit_scale
+from nne_jax.schedules import CosineDecay
 from nne_jax.strategy import NNE
 from nne_jax.weights import GENE_MAPS
 
@@ -118,6 +119,9 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
         if not sep or name not in fields:
             raise ValueError(f"expected FIELD=VALUE with FIELD one of {sorted(fields)}, got {item!r}")
         current = current_values[name]
+        if name == "eps":
+            changes[name] = parse_eps(raw)
+            continue
         if isinstance(current, bool):
             if raw.lower() not in ("true", "false"):
                 raise ValueError(f"{name} expects true or false, got {raw!r}")
@@ -133,6 +137,22 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
         else:
             changes[name] = raw
     return with_fields(config, **changes)
+
+
+def parse_eps(raw: str) -> float | CosineDecay:
+    """``"2.0"`` → 2.0; ``"cosine:INIT:END:STEPS"`` → :class:`~nne_jax.schedules.CosineDecay`."""
+    if raw.startswith("cosine:"):
+        parts = raw.split(":")[1:]
+        if len(parts) != 3:
+            raise ValueError(f"eps expects a number or cosine:INIT:END:STEPS, got {raw!r}")
+        try:
+            return CosineDecay(float(parts[0]), float(parts[1]), int(parts[2]))
+        except ValueError as err:
+            raise ValueError(f"eps: {err}") from err
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"eps expects a number or cosine:INIT:END:STEPS, got {raw!r}") from None
 
 
 def with_fields(config: RunConfig, **changes: Any) -> RunConfig:
