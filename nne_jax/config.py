@@ -9,6 +9,9 @@
   genotype pairs, p kept in [0.02, 0.98], and n = 4000 genes (each ablated in
   ``experiments/ablations.py``).
 * ``fast-delta`` — the first fast preset: the same but with the paper's δ fitness, ε = 1, n = 2000.
+* ``wide`` — ours (issue #17): the fast preset with 16,000 genes at β = 0.000625 (the same number of
+  nonzeros in ``W`` as fast's 4000 at 0.0025), the network's logits scaled by 1/30, ε cosine-decayed
+  from 4 to 0.5 over its 500 generations, and allele fixation at 0.05.
 * ``smoke`` — a few generations on a small subset: CI's check that the learning signal is real.
 """
 from __future__ import annotations
@@ -169,6 +172,14 @@ PRESETS: dict[str, RunConfig] = {
         "fast", NNE(num_genes=4000, pop_size=1000, eps=2.0, update_rule="multiplicative_weights", fitness_shaping="standardize",
                     antithetic=True, p_min=0.02, p_max=0.98),
         generations=600, batch_size=100, eval_every=25, fitness="neg_cross_entropy", num_outputs=10,
+    ),
+    # ours (issue #17): 4x the genes at a quarter of β (same cost of W x as fast), logits scaled by 1/30,
+    # ε cosine-decayed 4 -> 0.5, allele fixation at 0.05 (fixed genes leave the computation)
+    "wide": RunConfig(
+        "wide", NNE(num_genes=16000, pop_size=1000, eps=CosineDecay(4.0, 0.5, 500), update_rule="multiplicative_weights",
+                    fitness_shaping="standardize", antithetic=True, p_min=0.02, p_max=0.98, fixation=0.05),
+        generations=500, batch_size=100, eval_every=25, fitness="neg_cross_entropy", num_outputs=10, beta=0.000625,
+        logit_scale=1 / 30,
     ),
     # the first fast preset (still the paper's δ fitness): the base of most ablations
     "fast-delta": RunConfig(
