@@ -97,9 +97,16 @@ def main(argv: list[str] | None = None) -> Any:
     sub.add_parser("presets", help="print the built-in configurations as JSON")
     args = parser.parse_args(argv)
     if args.command == "presets":
-        print(json.dumps({k: v.flat() for k, v in PRESETS.items()}, indent=1))
+        print(json.dumps({k: v.flat() for k, v in PRESETS.items()}, indent=1, default=_describe))
         return PRESETS
     return run(args)
+
+
+def _describe(obj: object) -> object:
+    """JSON for a preset value that is not plain data (an eps schedule): its type and fields."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {"type": type(obj).__name__, **dataclasses.asdict(obj)}
+    return repr(obj)
 
 
 if __name__ == "__main__":
