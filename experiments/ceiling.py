@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.common import RESULTS, metadata, write_json
+from experiments.common import RESULTS, metadata, replace_rows, write_json
 from nne_jax.backprop import batch_indices
 from nne_jax.config import PRESETS, RunConfig, apply_overrides
 from nne_jax.data.tasks import TASK_CLASSES, load_task_data
@@ -101,14 +101,6 @@ def ceiling(config: RunConfig, task_name: str, seed: int, data: dict[str, np.nda
             "optimizer": "adam", "batch_size": config.batch_size, "wall_seconds": seconds}
 
 
-def update_summary(path: Path, row: dict[str, Any]) -> None:
-    """Replaces the row with the same (task, name, seed, steps, learning_rate) in ``path``."""
-    rows = json.loads(path.read_text()) if path.exists() else []
-    key = ("task", "name", "seed", "steps", "learning_rate")
-    rows = [r for r in rows if tuple(r.get(k) for k in key) != tuple(row[k] for k in key)]
-    write_json(path, sorted(rows + [row], key=lambda r: tuple(str(r.get(k)) for k in key)))
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=sorted(TASK_CLASSES), default="0-9")
@@ -134,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
            "fraction_at_bounds": result["fraction_at_bounds"], "wall_seconds": result["wall_seconds"], **metadata(command)}
     write_json(args.out / f"{args.task}_{name}_seed{args.seed}.json",
                {"config": {**config.flat(), "task": args.task}, "seed": args.seed, **metadata(command), **result})
-    update_summary(args.out / "summary.json", row)
+    replace_rows(args.out / "summary.json", [row], key=("task", "name", "seed", "steps", "learning_rate"))
     print(json.dumps({k: row[k] for k in ("task", "name", "num_genes", "logit_scale", "train_accuracy", "test_accuracy",
                                          "fraction_at_bounds", "wall_seconds")}))
     return row

@@ -74,6 +74,15 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def replace_rows(path: str | Path, rows: list[dict[str, Any]], key: tuple[str, ...]) -> Path:
+    """Writes ``rows`` into the JSON list at ``path``, replacing every existing row with the same ``key`` fields."""
+    path = Path(path)
+    new = {tuple(str(r.get(k)) for k in key) for r in rows}
+    existing = json.loads(path.read_text()) if path.exists() else []
+    kept = [r for r in existing if tuple(str(r.get(k)) for k in key) not in new]
+    return write_json(path, sorted(kept + rows, key=lambda r: tuple(str(r.get(k)) for k in key)))
+
+
 def write_json(path: str | Path, payload: Any) -> Path:
     """Writes ``payload`` as JSON atomically (temp file + rename); arrays become lists."""
     path = Path(path)

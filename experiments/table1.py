@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import nne_jax as nj
-from experiments.common import RESULTS, metadata, write_json
+from experiments.common import RESULTS, metadata, replace_rows, write_json
 from experiments.presets import PAPER_TABLE1
 from nne_jax.backprop import masked_mlp_logits, train_masked_mlp, train_readout_signsgd
 from nne_jax.config import PRESETS, apply_overrides, with_fields
@@ -94,13 +94,9 @@ def seconds_to(curves: dict[str, list], threshold: float) -> float | None:
     return None
 
 
-def update_summary(rows: list[dict[str, Any]]) -> None:
-    """Replaces, in ``results/table1/summary.json``, every row of the same (model, task, preset)."""
-    path = OUT / "summary.json"
-    existing = json.loads(path.read_text()) if path.exists() else []
-    replaced = {(r["model"], r["task"], r["preset"]) for r in rows}
-    kept = [r for r in existing if (r["model"], r["task"], r["preset"]) not in replaced]
-    write_json(path, sorted(kept + rows, key=lambda r: (r["task"], r["model"], str(r["preset"]), str(r["eval"]))))
+def update_summary(rows: list[dict[str, Any]], path: Path = OUT / "summary.json") -> None:
+    """Replaces, in ``path`` (``results/table1/summary.json``), every row of the same (task, model, preset, eval)."""
+    replace_rows(path, rows, key=("task", "model", "preset", "eval"))
 
 
 STD_KIND = "sample standard deviation over seeds (ddof=1)"
