@@ -151,13 +151,13 @@ def runner_seconds(nne: nj.NNE, task: nj.MLPTask, state: Any, batch: int, reps: 
 
 
 def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps: int, pop_chunk: int | None, mesh: Any,
-                 measure_rss: bool = False, runner: bool = False) -> dict[str, Any]:
-    """One row. ``measure_rss``: record the process's peak RSS before the config and right after its
+                 measure_rss: bool = False, runner: bool = False, beta: float = 0.0025) -> dict[str, Any]:
+    """One row. ``beta``: density of ``W`` (the paper's 0.0025; a preset may use another). ``measure_rss``: record the process's peak RSS before the config and right after its
     timed generations (meaningful only in a fresh process: see :func:`single_in_subprocess`).
     ``runner``: also time generations inside the ``lax.scan`` runner (:func:`runner_seconds`)."""
     rss_before = max_rss_bytes() if measure_rss else None
     key = jax.random.PRNGKey(0)
-    task = nj.mlp_task(key, genes, num_hidden=hidden, path=path, pop_chunk=pop_chunk)
+    task = nj.mlp_task(key, genes, beta=beta, num_hidden=hidden, path=path, pop_chunk=pop_chunk)
     if mesh is not None and pop % mesh.size == 0:
         task = task.replace(mesh=mesh)
     nne = nj.NNE(num_genes=genes, pop_size=pop, eps=1.0)
@@ -177,7 +177,7 @@ def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps:
     mem = compiled.memory_analysis()
     peak_mem = None if mem is None else int(mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes)
     done, dense = flops(path, task, pop, batch)
-    return {"N": pop, "n": genes, "B": batch, "h": hidden, "path": path, "devices": 1 if task.mesh is None else mesh.size,
+    return {"N": pop, "n": genes, "B": batch, "h": hidden, "beta": beta, "path": path, "devices": 1 if task.mesh is None else mesh.size,
             "pop_chunk": pop_chunk, "seconds_per_generation": seconds, "generations_per_second": 1.0 / seconds,
             "evals_per_second": pop / seconds, "flops_done": done, "flops_dense_equivalent": dense, "peak_memory_bytes": peak_mem,
             "runner_seconds_per_generation": in_runner, "numpy_seconds_per_generation": None, "numpy_naive_seconds_per_generation": None, "numpy_naive_timed_genotypes": None,
@@ -330,6 +330,8 @@ QUICK = [  # (N, n, B, h, paths, pop_chunk)
     (1000, 2000, 100, 1000, ("fused",), None),
     (10000, 1000, 200, 1000, ("fused",), 1000),
 ]
+# the shape of a preset that is not the paper's (N, n, B, h, path, pop_chunk, beta), in --quick too
+PRESET_SHAPES = {"wide": (1000, 16000, 100, 1000, None, None, 0.000625)}  # path None: the default path
 RSS_ROWS = {(10000, 1000, 200, 1000, "fused", 1000)}  # (N, n, B, h, path, pop_chunk): run in a subprocess, peak RSS measured
 FULL = QUICK + [
     (250, 1000, 50, 1000, ("fused",), None),
@@ -400,6 +402,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 print(f"{'':>6} measured peak RSS of a fresh process running this row: {row['peak_rss_bytes'] / 2**30:.2f} GiB "
                       f"(VmHWM after the timed generations; {row['rss_before_config_bytes'] / 2**30:.2f} GiB before the config: "
                       f"Python + JAX runtime)", flush=True)
+    for preset, (pop, genes, batch, hidden, path, chunk, beta) in PRESET_SHAPES.items():
+        path = path or default_path()
+        row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, beta=beta)
+        row.update(preset=preset, peak_flops_measured=peak, fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
+                   fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
+                   device=meta["device"], command=command)
+        rows.append(row)
+        print(f"{pop:6d} {genes:5d} {batch:4d} {hidden:5d} {path:>9} {row['devices']:3d} {row['seconds_per_generation']:8.4f} "
+              f"{row['generations_per_second']:7.2f} {row['evals_per_second']:9.0f}   (the {preset} preset's shape, beta={beta})",
+              flush=True)
     if not args.no_peers:
         paper_rows = [r for r in rows if (r["N"], r["n"], r["h"]) == (1000, 1000, 1000)]
         best = {b: min(r["seconds_per_generation"] for r in paper_rows if r["B"] == b) for b in sorted({r["B"] for r in paper_rows})}

@@ -144,11 +144,13 @@ def test_main_writes_every_row_with_the_issue_fields(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bg, "QUICK", [(8, 50, 4, 16, ("fused",), None), (8, 50, 4, 16, ("sparse",), 4)])
     monkeypatch.setattr(bg, "RSS_ROWS", {(8, 50, 4, 16, "sparse", 4)})
+    monkeypatch.setattr(bg, "PRESET_SHAPES", {"tiny": (8, 200, 4, 16, None, None, 0.01)})
     monkeypatch.setattr(bg, "measured_peak_flops", lambda: 1e11)
     out = tmp_path / "bench.json"
     bg.main(["--quick", "--no-peers", "--out", str(out)])
     rows = json.loads(out.read_text())
-    assert [r["path"] for r in rows] == ["fused", "sparse"]
+    assert [r["path"] for r in rows] == ["fused", "sparse", "fused"]
+    assert rows[2]["preset"] == "tiny" and rows[2]["beta"] == 0.01 and rows[0]["beta"] == 0.0025
     required = ["N", "n", "B", "h", "path", "seconds_per_generation", "generations_per_second", "evals_per_second", "flops_done",
                 "flops_dense_equivalent", "peak_flops_measured", "numpy_seconds_per_generation", "evosax_seconds_per_generation",
                 "peak_memory_bytes", "device", "command"]
