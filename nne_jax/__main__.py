@@ -1,4 +1,6 @@
 """``python -m nne_jax ...``: see :mod:`nne_jax.cli`."""
+import sys
+
 from nne_jax.cli import main
 
-main()
+sys.exit(main())

@@ -8,37 +8,63 @@ A run prints one progress line per chunk (generation, generations/s, mean fitnes
 of the mean-weight network, ETA), appends the same as JSON lines to ``<out>/metrics.jsonl``, keeps
 checkpoints in ``<out>`` (run the same command again to resume exactly where it stopped), and at
 the end writes ``<out>/result.json`` and a learning-curve plot ``<out>/curve.png``.
+
+Exit status: 0 success; 2 bad usage or input (a bad --set/--config/--seed/--devices, missing data, a
+resume refused: another config, fewer generations than done, another device split, unreadable
+checkpoints without --restart); 1 a failure (another run holds --out, non-finite fitness, disk
+full). Expected errors print one line; --debug prints the traceback too.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nne_jax.config import PRESETS, RunConfig, apply_overrides, with_fields
+from nne_jax import __version__
+from nne_jax.config import PRESETS, RunConfig, apply_overrides, check_seed, with_fields
 
-__all__ = ["main"]
+__all__ = ["main", "UsageError", "guarded", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """Bad command-line usage or input (exit status 2)."""
 
 
 def _load_config(args: argparse.Namespace) -> RunConfig:
     config = PRESETS[args.preset]
     if args.config:
-        raw = json.loads(Path(args.config).read_text())
+        try:
+            raw = json.loads(Path(args.config).read_text())
+        except (OSError, ValueError) as err:
+            raise UsageError(f"--config {args.config}: cannot read it as JSON ({err})") from None
+        if not isinstance(raw, dict):
+            raise UsageError(f"--config {args.config}: expected a JSON object of RunConfig fields")
         unknown = set(raw) - set(config.flat())
         if unknown:
-            raise SystemExit(f"{args.config}: unknown config fields {sorted(unknown)}")
-        if "signsgd_lrs" in raw:
+            raise UsageError(f"--config {args.config}: unknown config fields {sorted(unknown)}")
+        if isinstance(raw.get("signsgd_lrs"), list):
             raw["signsgd_lrs"] = tuple(raw["signsgd_lrs"])
-        config = with_fields(config, **raw)
+        try:
+            config = with_fields(config, **raw)
+        except (ValueError, TypeError) as err:
+            raise UsageError(f"--config {args.config}: {err}") from None
     if args.generations is not None:
-        config = dataclasses.replace(config, generations=args.generations)
+        try:
+            config = dataclasses.replace(config, generations=args.generations)
+        except ValueError as err:
+            raise UsageError(f"--generations: {err}") from None
     try:
         return apply_overrides(config, args.set)
-    except ValueError as err:
-        raise SystemExit(f"--set: {err}") from err
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"--set: {err}") from None
 
 
 def _plot(curves: dict[str, list], path: Path, title: str) -> None:
@@ -61,29 +87,82 @@ def _plot(curves: dict[str, list], path: Path, title: str) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from nne_jax.parallel import use_host_devices
 
+    if args.devices is not None and args.devices < 1:
+        raise UsageError(f"--devices must be >= 1, got {args.devices}")
+    try:
+        check_seed(args.seed)
+    except ValueError as err:
+        raise UsageError(f"--seed: {err}") from None
+    if args.offline:
+        os.environ["NNE_OFFLINE"] = "1"
     use_host_devices(args.devices)
     config = _load_config(args)
     import jax
 
+    from nne_jax.checkpoint import run_lock
     from nne_jax.data.tasks import load_task_data
     from nne_jax.evaluation import evaluate_allele_freqs
+    from nne_jax.records import dumps_strict, write_atomic
     from nne_jax.runner import evolve
 
     out = Path(args.out or f"runs/{args.task}_{config.name}_seed{args.seed}")
-    data = load_task_data(args.task, config.per_class, args.seed)
-    print(f"run {out}: {config}", flush=True)
-    res = evolve(config, args.task, args.seed, data, out, log=lambda line: print(line, flush=True))
-    final = evaluate_allele_freqs(res["task"], res["state"].allele_freqs, data["test_x"], data["test_y"], jax.random.PRNGKey(40_000 + args.seed))
-    result = {"config": res["config"], "seed": args.seed, "final_test_accuracy": final, "train_seconds": res["train_seconds"],
-              "curves": res["curves"], "devices": jax.device_count(), "backend": jax.default_backend()}
-    (out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
-    _plot(res["curves"], out / "curve.png", f"NNE {args.task} {config.name} seed {args.seed}")
+    with run_lock(out):  # before loading data or any compute: a busy or unusable --out fails at once
+        data = load_task_data(args.task, config.per_class, args.seed)
+        print(f"run {out}: {config}", flush=True)
+        res = evolve(config, args.task, args.seed, data, out, log=lambda line: print(line, flush=True), restart=args.restart)
+        final = evaluate_allele_freqs(res["task"], res["state"].allele_freqs, data["test_x"], data["test_y"],
+                                      jax.random.PRNGKey(40_000 + args.seed))
+        result = {"config": res["config"], "seed": args.seed, "final_test_accuracy": final, "train_seconds": res["train_seconds"],
+                  "generations": res["generations"], "generations_requested": config.generations,
+                  "resumed_from": res["resumed_from"], "curves": res["curves"], "devices": jax.device_count(),
+                  "backend": jax.default_backend()}
+        write_atomic(out / "result.json", dumps_strict(result, indent=1) + "\n")
+        _plot(res["curves"], out / "curve.png", f"NNE {args.task} {config.name} seed {args.seed}")
     print("final test accuracy:", {k: f"{100 * v:.2f}%" for k, v in final.items()}, flush=True)
     return result
 
 
-def main(argv: list[str] | None = None) -> Any:
+def _error_kind(err: BaseException) -> int | None:
+    """EXIT_USAGE for bad usage/input, EXIT_FAILURE for an expected failure, None for a bug (traceback)."""
+    from nne_jax.checkpoint import (
+        CheckpointsUnreadableError,
+        ConfigMismatchError,
+        RunLockedError,
+    )
+    from nne_jax.config import ConfigError
+    from nne_jax.data.errors import DataError
+    from nne_jax.runner import NonFiniteFitnessError, ResumeRefusedError
+
+    if isinstance(err, (UsageError, ConfigError, DataError, ConfigMismatchError, ResumeRefusedError, CheckpointsUnreadableError)):
+        return EXIT_USAGE
+    if isinstance(err, (RunLockedError, NonFiniteFitnessError, OSError)):
+        return EXIT_FAILURE
+    return None
+
+
+def guarded(fn: Callable[[], Any], debug: bool = False, prog: str = "nne-jax") -> int:
+    """Runs ``fn()``; returns the exit status. Expected errors print one line (``--debug``: and the traceback)."""
+    try:
+        fn()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted (run the same command again to resume)", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - mapped to an exit status below
+        code = _error_kind(err)
+        if code is None or debug:
+            traceback.print_exc()
+        if code is None:
+            return EXIT_FAILURE
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return code
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``nne-jax`` command; returns the exit status (0 ok, 1 failure, 2 bad usage or input)."""
     parser = argparse.ArgumentParser(prog="nne-jax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"nne-jax {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run or resume NNE on MNIST")
     r.add_argument("--task", default="0-9", choices=["0-4", "0-9"])
@@ -94,12 +173,16 @@ def main(argv: list[str] | None = None) -> Any:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", help="run directory (checkpoints, metrics.jsonl, result.json, curve.png)")
     r.add_argument("--devices", type=int, help="XLA CPU devices to split the population over (default: one per core)")
+    r.add_argument("--restart", action="store_true",
+                   help="if --out holds checkpoints but none is readable, start again from generation 0 (they are kept aside)")
+    r.add_argument("--offline", action="store_true", help="never download data (same as NNE_OFFLINE=1)")
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
     sub.add_parser("presets", help="print the built-in configurations as JSON")
     args = parser.parse_args(argv)
     if args.command == "presets":
-        print(json.dumps({k: v.flat() for k, v in PRESETS.items()}, indent=1, default=_describe))
-        return PRESETS
-    return run(args)
+        return guarded(lambda: print(json.dumps({k: v.flat() for k, v in PRESETS.items()}, indent=1, default=_describe)),
+                       args.debug)
+    return guarded(lambda: run(args), args.debug)
 
 
 def _describe(obj: object) -> object:
@@ -110,4 +193,4 @@ def _describe(obj: object) -> object:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    sys.exit(main())

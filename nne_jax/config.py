@@ -17,15 +17,76 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
-from nne_jax.fitness import Fitness
+from nne_jax.fitness import FITNESSES, Fitness, SHAPINGS
+from nne_jax.genetics import UPDATE_RULES
 from nne_jax.networks import check_logit_scale
 from nne_jax.schedules import CosineDecay
 from nne_jax.strategy import NNE
 from nne_jax.weights import GENE_MAPS
 
-__all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields"]
+__all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields", "ConfigError", "check_seed", "SEED_MAX"]
+
+#: seeds are 32-bit (``jax.random.PRNGKey``): 0 .. SEED_MAX
+SEED_MAX = 2**32 - 1
+
+
+class ConfigError(ValueError):
+    """A run setting has the wrong type or range; the message names the field."""
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` if it is an int in ``0 .. 2**32 - 1`` (larger ones would wrap onto another run's stream)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"seed must be an int in 0..{SEED_MAX} (2**32 - 1), got {seed!r}")
+    return seed
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_field(name: str, value: Any, kind: str, low: float | None = None, high: float | None = None,
+                 optional: bool = False) -> None:
+    """Raises ConfigError naming ``name`` unless ``value`` is of ``kind`` ("int", "number", "bool", "str") in range."""
+    if optional and value is None:
+        return
+    ok = {"int": _is_int, "number": _is_number, "bool": lambda v: isinstance(v, bool), "str": lambda v: isinstance(v, str)}[kind](value)
+    if ok and low is not None and value < low:
+        ok = False
+    if ok and high is not None and value > high:
+        ok = False
+    if not ok:
+        what = {"int": "an int", "number": "a finite number", "bool": "true or false", "str": "a string"}[kind]
+        bounds = f" >= {low}" if low is not None and high is None else (f" in [{low}, {high}]" if low is not None else "")
+        none = " or null" if optional else ""
+        raise ConfigError(f"{name} must be {what}{bounds}{none}, got {value!r} ({type(value).__name__})")
+
+
+def _check_strategy_types(fields: dict[str, Any]) -> None:
+    """Types of the strategy's fields, by name (the strategy checks its ranges; a JSON ``"false"`` is not a bool)."""
+    checks = {"num_genes": ("int", 1, None), "pop_size": ("int", 2, None), "antithetic": ("bool", None, None),
+              "update_rule": ("str", None, None), "fitness_shaping": ("str", None, None), "p_min": ("number", 0.0, 1.0),
+              "p_max": ("number", 0.0, 1.0), "init_freqs": ("str", None, None)}
+    for name, value in fields.items():
+        if name in checks:
+            _check_field(name, value, *checks[name])
+        elif name == "fixation":
+            _check_field(name, value, "number", 0.0, 0.5, optional=True)
+        elif name == "eps" and not callable(value):
+            _check_field(name, value, "number")
+            if value <= 0:
+                raise ConfigError(f"eps must be > 0 (or a schedule), got {value!r}")
+    if fields.get("update_rule", next(iter(UPDATE_RULES))) not in UPDATE_RULES:
+        raise ConfigError(f"update_rule must be one of {sorted(UPDATE_RULES)}, got {fields['update_rule']!r}")
+    if fields.get("fitness_shaping", "none") not in SHAPINGS:
+        raise ConfigError(f"fitness_shaping must be one of {sorted(SHAPINGS)}, got {fields['fitness_shaping']!r}")
 
 
 _LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1, "fan_in_scale": False, "logit_scale": 1.0, "num_outputs": None}
@@ -66,22 +127,47 @@ class RunConfig:
     signsgd_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
 
     def __post_init__(self) -> None:
-        self.fitness_fn()  # validates with its own error messages (the strategy validated itself)
-        for field in ("generations", "batch_size", "eval_every", "num_hidden", "hidden_layers", "per_class"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+        """Checks every field by type and range; a ConfigError names the field."""
+        _check_field("name", self.name, "str")
+        for k in ("temperature", "beta", "logit_scale"):  # JSON's 2 and 2.0 are one run (one checkpoint identity)
+            if _is_int(getattr(self, k)):
+                object.__setattr__(self, k, float(getattr(self, k)))
+        if not isinstance(self.strategy, NNE):
+            raise ConfigError(f"strategy must be an NNE, got {type(self.strategy).__name__}")
+        _check_strategy_types({f.name: getattr(self.strategy, f.name) for f in dataclasses.fields(NNE)})
+        for field in ("generations", "batch_size", "eval_every", "num_hidden", "hidden_layers", "per_class", "signsgd_steps"):
+            _check_field(field, getattr(self, field), "int", 1)
+        _check_field("fitness", self.fitness, "str")
+        if self.fitness not in FITNESSES:
+            raise ConfigError(f"fitness must be one of {sorted(FITNESSES)}, got {self.fitness!r}")
+        _check_field("temperature", self.temperature, "number")
+        if not self.temperature > 0:
+            raise ConfigError(f"temperature must be > 0, got {self.temperature!r}")
+        _check_field("beta", self.beta, "number")
         if not 0.0 < self.beta <= 1.0:
-            raise ValueError(f"beta must be in (0, 1], got {self.beta}")
-        check_logit_scale(self.logit_scale)
+            raise ConfigError(f"beta must be in (0, 1], got {self.beta}")
+        _check_field("k_cap", self.k_cap, "int", 1, optional=True)
+        if self.k_cap is not None and self.k_cap > self.num_hidden:
+            raise ConfigError(f"k_cap={self.k_cap} exceeds num_hidden={self.num_hidden}")
+        _check_field("gene_map", self.gene_map, "str")
+        _check_field("fan_in_scale", self.fan_in_scale, "bool")
+        try:
+            check_logit_scale(self.logit_scale)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         if self.num_outputs is not None and (isinstance(self.num_outputs, bool) or not isinstance(self.num_outputs, int)
                                              or self.num_outputs < 2):
-            raise ValueError(f"num_outputs must be an int >= 2 or None (one per class), got {self.num_outputs!r}")
+            raise ConfigError(f"num_outputs must be an int >= 2 or None (one per class), got {self.num_outputs!r}")
+        if not isinstance(self.signsgd_lrs, tuple) or not self.signsgd_lrs or not all(
+                _is_number(v) and v > 0 for v in self.signsgd_lrs):
+            raise ConfigError(f"signsgd_lrs must be a non-empty list of finite numbers > 0, got {self.signsgd_lrs!r}")
+        self.fitness_fn()  # validates with its own error messages
         if self.gene_map not in GENE_MAPS:
-            raise ValueError(f"unknown gene_map {self.gene_map!r}; choose from {sorted(GENE_MAPS)}")
+            raise ConfigError(f"unknown gene_map {self.gene_map!r}; choose from {sorted(GENE_MAPS)}")
         if self.fan_in_scale and self.hidden_layers < 2:
-            raise ValueError("fan_in_scale scales the layers after the first: it needs hidden_layers >= 2")
+            raise ConfigError("fan_in_scale scales the layers after the first: it needs hidden_layers >= 2")
         if self.hidden_layers > 1 and self.k_cap is not None:
-            raise ValueError("k_cap is implemented for one hidden layer (hidden_layers=1)")
+            raise ConfigError("k_cap is implemented for one hidden layer (hidden_layers=1)")
 
     @property
     def num_genes(self) -> int:
@@ -120,26 +206,33 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
     for item in assignments:
         name, sep, raw = item.partition("=")
         if not sep or name not in fields:
-            raise ValueError(f"expected FIELD=VALUE with FIELD one of {sorted(fields)}, got {item!r}")
+            raise ConfigError(f"expected FIELD=VALUE with FIELD one of {sorted(fields)}, got {item!r}")
         current = current_values[name]
         if name == "eps":
             changes[name] = parse_eps(raw)
             continue
         if isinstance(current, bool):
             if raw.lower() not in ("true", "false"):
-                raise ValueError(f"{name} expects true or false, got {raw!r}")
+                raise ConfigError(f"{name} expects true or false, got {raw!r}")
             changes[name] = raw.lower() == "true"
         elif raw.lower() == "none":
             changes[name] = None
         elif isinstance(current, tuple):
-            changes[name] = tuple(float(v) for v in raw.split(","))
+            changes[name] = tuple(_convert(name, v, float, "numbers separated by commas") for v in raw.split(","))
         elif isinstance(current, int) or name in ("k_cap", "num_outputs"):
-            changes[name] = int(raw)
+            changes[name] = _convert(name, raw, int, "an int")
         elif isinstance(current, float) or current is None:
-            changes[name] = float(raw)
+            changes[name] = _convert(name, raw, float, "a number")
         else:
             changes[name] = raw
     return with_fields(config, **changes)
+
+
+def _convert(name: str, raw: str, kind: type, what: str) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} expects {what}, got {raw!r}") from None
 
 
 def parse_eps(raw: str) -> float | CosineDecay:
@@ -147,20 +240,24 @@ def parse_eps(raw: str) -> float | CosineDecay:
     if raw.startswith("cosine:"):
         parts = raw.split(":")[1:]
         if len(parts) != 3:
-            raise ValueError(f"eps expects a number or cosine:INIT:END:STEPS, got {raw!r}")
+            raise ConfigError(f"eps expects a number or cosine:INIT:END:STEPS, got {raw!r}")
         try:
             return CosineDecay(float(parts[0]), float(parts[1]), int(parts[2]))
         except ValueError as err:
-            raise ValueError(f"eps: {err}") from err
+            raise ConfigError(f"eps: {err}") from err
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"eps expects a number or cosine:INIT:END:STEPS, got {raw!r}") from None
+        raise ConfigError(f"eps expects a number or cosine:INIT:END:STEPS, got {raw!r}") from None
 
 
 def with_fields(config: RunConfig, **changes: Any) -> RunConfig:
     """``dataclasses.replace`` that also accepts the strategy's fields (routed into ``config.strategy``)."""
     strategy_changes = {k: changes.pop(k) for k in list(changes) if k in _STRATEGY_FIELDS}
+    _check_strategy_types(strategy_changes)  # before NNE sees them, so a bad type is named, not obscure
+    for k in ("eps", "p_min", "p_max", "fixation"):  # JSON's 2 and 2.0 are one run (one checkpoint identity)
+        if _is_int(strategy_changes.get(k)):
+            strategy_changes[k] = float(strategy_changes[k])
     strategy = dataclasses.replace(config.strategy, **strategy_changes) if strategy_changes else config.strategy
     return dataclasses.replace(config, strategy=strategy, **changes)
 
