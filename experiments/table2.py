@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import RESULTS, device_description, metadata, write_json
+from experiments.common import RESULTS, add_allow_dirty, device_description, metadata, require_clean, write_json
 from nne_jax import dnn
 from nne_jax.data import balanced_subset, load_mnist
 
@@ -441,6 +441,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None, help="output dir (default results/table2)")
     p.add_argument("--plot-only", action="store_true", help="only rebuild summary.json and table2.png from runs/")
     p.add_argument("--quick", action="store_true", help="smoke run: h=1000, 4 epochs, 1 seed, 20/digit -> results/table2/quick")
+    add_allow_dirty(p)
     args = p.parse_args(argv)
     command = "python -m experiments.table2 " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     out = Path(args.out) if args.out else RESULTS / "table2"
@@ -451,6 +452,7 @@ def main(argv: list[str] | None = None) -> None:
             args.variants = ["signed-argmax", "perceptron", "prose"]
         args.sweep_variants, args.k_cap, args.batch_size = [], [], 20
         out = out / "quick"
+    require_clean(out, args.allow_dirty)
     for v in list(args.variants) + list(args.sweep_variants) + list(args.kcap_variants):
         parse_variant(v, None)
     t0 = time.perf_counter()

@@ -29,7 +29,7 @@ from scipy.optimize import brentq, minimize_scalar
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from experiments.common import RESULTS, metadata, write_json  # noqa: E402
+from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json  # noqa: E402
 from nne_jax.theory import (  # noqa: E402
     best_of_k_rounding,
     check_descent,
@@ -500,7 +500,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--theorem1-mc", action="store_true",
                         help="only the Monte-Carlo check of Theorem 1 with finite N -> theorem1_mc.json")
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
+    require_clean(args.out, args.allow_dirty)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python -m experiments.theory" + (" --quick" if args.quick else "") + (
         f" --seed {args.seed}" if args.seed != SEED else "") + (" --theorem1-mc" if args.theorem1_mc else "")
