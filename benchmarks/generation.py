@@ -61,7 +61,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import nne_jax as nj  # noqa: E402
-from experiments.common import RESULTS, metadata, write_json  # noqa: E402
+from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json  # noqa: E402
 from nne_jax.parallel import population_mesh, replicate  # noqa: E402
 from nne_jax.population import default_path  # noqa: E402
 
@@ -357,6 +357,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--single", nargs=6, metavar=("N", "n", "B", "h", "PATH", "POP_CHUNK"), default=None,
                         help="internal: time one config in this process and print its row as JSON, with peak RSS")
     parser.add_argument("--out", type=Path, default=None)
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
     if args.reps < 5:
         parser.error("--reps must be >= 5 (medians of at least 5 timed runs)")
@@ -368,8 +369,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         except ValueError as err:
             parser.error(str(err))
         return [run_single(args.single, args.reps)]
+    require_clean(args.out or RESULTS / "benchmarks", args.allow_dirty)
     command = "python -m benchmarks.generation " + " ".join(argv if argv is not None else sys.argv[1:])
-    meta = metadata(command)
+    t_start, meta = time.perf_counter(), metadata(command)
     mesh = population_mesh() if jax.device_count() > 1 else None
     peak = measured_peak_flops()
     print(f"{meta['device']}; measured float32 GEMM peak {peak / 1e9:.0f} GFLOP/s", flush=True)
@@ -389,7 +391,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, runner=runner)
             row.update(peak_flops_measured=peak, fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
                        fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
-                       device=meta["device"], command=command)
+                       device=meta["device"], command=command, git_commit=meta["git_commit"],
+                       allow_dirty=meta["allow_dirty"], timestamp=meta["timestamp"],
+                       seed="fixed PRNGKeys 0-3 (synthetic task and inputs)")
             rows.append(row)
             mem = row["peak_memory_bytes"]
             print(f"{pop:6d} {genes:5d} {batch:4d} {hidden:5d} {path:>9} {row['devices']:3d} {row['seconds_per_generation']:8.4f} "
@@ -445,6 +449,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 r["bf16_effect_on_delta"] = effect
     kind = jax.devices()[0].device_kind.lower().replace(" ", "_") if jax.devices()[0].platform != "cpu" else "cpu"
     out = args.out or RESULTS / "benchmarks" / f"{'h100' if 'h100' in kind else 'h200' if 'h200' in kind else kind}.json"
+    for r in rows:
+        r["benchmark_wall_seconds"] = time.perf_counter() - t_start  # the whole invocation, all rows
     write_json(out, rows)
     print(f"wrote {out}")
     return rows

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from experiments.common import RESULTS, metadata, write_json
+from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
 
 OUT = RESULTS / "ablations"
 
@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--generations", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", default=None, help="run only these variant tags")
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
+    require_clean(OUT, args.allow_dirty)
     from experiments import table1
 
     summary = {}

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.common import RESULTS, metadata, replace_rows, write_json
+from experiments.common import RESULTS, add_allow_dirty, metadata, replace_rows, require_clean, write_json
 from nne_jax.backprop import batch_indices
 from nne_jax.config import PRESETS, RunConfig, apply_overrides
 from nne_jax.data.tasks import TASK_CLASSES, load_task_data
@@ -111,12 +111,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--lr", type=float, default=0.05, help="Adam's learning rate on the logits of p")
     parser.add_argument("--tag", default="", help="suffix for the result's name")
     parser.add_argument("--out", type=Path, default=OUT)
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
     try:
         config = apply_overrides(PRESETS[args.preset], args.set)
     except ValueError as err:
         raise SystemExit(f"--set: {err}") from err
     name = config.name + (f"-{args.tag}" if args.tag else "")
+    require_clean(args.out, args.allow_dirty)
     command = "python -m experiments.ceiling " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     data = load_task_data(args.task, config.per_class, args.seed)
     result = ceiling(config, args.task, args.seed, data, args.steps, args.lr)

@@ -17,15 +17,56 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
-def git_commit() -> str:
-    """The current commit (with ``-dirty`` if the tree has uncommitted changes), or ``unknown``."""
-    root = Path(__file__).resolve().parent.parent
+def git_commit(root: str | Path | None = None) -> str:
+    """The current commit (with ``-dirty`` if tracked files outside ``results/`` have uncommitted changes), or ``unknown``.
+
+    Changes under ``results/`` do not count: an experiment rewriting its own result files must not mark
+    the code that produced them as modified. ``root``: the checkout (default: this repository).
+    """
+    root = Path(__file__).resolve().parent.parent if root is None else Path(root)
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+#: set by :func:`require_clean`; :func:`metadata` records it in every result written afterwards.
+_PROVENANCE: dict[str, Any] = {"allow_dirty": False}
+
+
+def add_allow_dirty(parser: Any) -> None:
+    """Adds ``--allow-dirty`` to an experiment's ``argparse`` parser."""
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="write into results/ even from a git tree with uncommitted changes (recorded in the JSON)")
+
+
+def require_clean(out: str | Path, allow_dirty: bool = False) -> str:
+    """Refuses to write into ``results/`` from a dirty (or unknown) git tree unless ``allow_dirty``.
+
+    Call it at the start of an experiment's ``main`` with its output directory. Writing elsewhere
+    (e.g. a temporary directory) is always allowed. When ``allow_dirty`` lets a dirty tree through,
+    every later :func:`metadata` records ``"allow_dirty": true`` beside the ``-dirty`` commit, and nested
+    experiments in the same process (e.g. ``ablations`` calling ``table1.main``) inherit the permission.
+
+    Returns:
+      the commit, as :func:`git_commit` gives it.
+
+    Raises:
+      SystemExit: ``out`` lies under ``results/`` and the tree is dirty / not a git checkout.
+    """
+    allow_dirty = allow_dirty or _PROVENANCE["allow_dirty"]
+    commit = git_commit()
+    clean = commit != "unknown" and not commit.endswith("-dirty")
+    target = Path(out).resolve()
+    inside = target == RESULTS.resolve() or RESULTS.resolve() in target.parents
+    if inside and not clean and not allow_dirty:
+        raise SystemExit(f"refusing to write into {out}: the git tree has uncommitted changes outside results/ "
+                         f"(commit {commit}); commit first, or pass --allow-dirty (recorded in the result JSON)")
+    _PROVENANCE["allow_dirty"] = bool(allow_dirty and not clean)
+    return commit
 
 
 def device_description() -> str:
@@ -53,6 +94,7 @@ def metadata(command: str | None = None) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "command": command or "python -m " + " ".join([Path(sys.argv[0]).stem] + sys.argv[1:]),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "allow_dirty": _PROVENANCE["allow_dirty"],
     }
 
 

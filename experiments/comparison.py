@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.common import RESULTS
+from experiments.common import RESULTS, add_allow_dirty, require_clean
 from experiments.presets import PAPER_TABLE1
 from experiments.table1 import STD_KIND, seconds_to, update_summary
 
@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--peer", type=Path, default=RESULTS / "peer")
     parser.add_argument("--ceiling", type=Path, default=RESULTS / "ceiling")
     parser.add_argument("--presets", nargs="+", default=["wide", "fast", "faithful"], help="NNE presets to plot")
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
+    require_clean(args.table1, args.allow_dirty)
     rows = [r for task in TASKS for r in peer_rows(args.peer, task) + ceiling_rows(args.ceiling, task)]
     if rows:
         update_summary(rows, args.table1 / "summary.json")

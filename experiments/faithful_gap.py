@@ -29,7 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from experiments.common import RESULTS, metadata, write_json
+from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
 from experiments.presets import PAPER_TABLE1
 from nne_jax.config import PRESETS, RunConfig, apply_overrides
 from nne_jax.data.tasks import load_task_data
@@ -121,7 +121,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--out", type=Path, default=OUT)
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
+    require_clean(args.out, args.allow_dirty)
     use_host_devices(args.devices)
     command = "python -m experiments.faithful_gap " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     names = (args.settings or list(SETTINGS)) if args.mode == "screen" else [args.setting]

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from experiments.common import RESULTS, metadata, write_json
+from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
 
 OUT = RESULTS / "figures"
 GENES = (250, 500, 1000, 2000, 4000, 8000)
@@ -88,6 +88,7 @@ def convergence(run: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_allow_dirty(parser)
     sub = parser.add_subparsers(dest="figure", required=True)
     g = sub.add_parser("genes")
     g.add_argument("--generations", type=int, default=100)
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     c = sub.add_parser("convergence")
     c.add_argument("--run", type=Path, default=RESULTS / "table1" / "0-9_faithful_seed0.json")
     args = parser.parse_args(argv)
+    require_clean(OUT, args.allow_dirty)
     if args.figure == "genes":
         genes(args.generations, args.seed, tuple(args.tasks))
     else:

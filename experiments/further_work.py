@@ -21,7 +21,7 @@ import argparse
 import time
 from typing import Any
 
-from experiments.common import RESULTS, metadata, write_json
+from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
 
 OUT = RESULTS / "further_work"
 
@@ -158,7 +158,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--generations", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--task", default="0-9")
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
+    require_clean(OUT, args.allow_dirty)
     command = "python -m experiments.further_work " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     start = time.perf_counter()
     rows = run_variants(args.experiment, args.generations, args.seed, args.task)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import RESULTS, metadata, write_json
+from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
 from nne_jax.config import PRESETS, RunConfig, apply_overrides
 from nne_jax.data.tasks import TASK_CLASSES, load_task_data
 from nne_jax.evaluation import network_accuracy
@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--lr", type=float, default=None, help="final: learning rate (default: the sweep's winner)")
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--out", type=Path, default=OUT)
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
+    require_clean(args.out, args.allow_dirty)
     use_host_devices(args.devices)
     config = apply_overrides(PRESETS[args.preset], args.set)
     command = "python -m experiments.peer " + " ".join(argv if argv is not None else __import__("sys").argv[1:])

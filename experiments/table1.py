@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import nne_jax as nj
-from experiments.common import RESULTS, metadata, replace_rows, write_json
+from experiments.common import RESULTS, add_allow_dirty, metadata, replace_rows, require_clean, write_json
 from experiments.presets import PAPER_TABLE1
 from nne_jax.backprop import masked_mlp_logits, train_masked_mlp, train_readout_signsgd
 from nne_jax.config import PRESETS, apply_overrides, with_fields
@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--peer-generations", type=int, default=0,
                         help="also run evosax Open_ES (σ 0.02, lr 0.01) on the same network for this many generations (same plot)")
     parser.add_argument("--devices", type=int, default=None, help="XLA CPU devices to split the population over (default: one per core)")
+    add_allow_dirty(parser)
     args = parser.parse_args(argv)
     if args.seed is not None and args.seeds is not None:
         parser.error("give --seed or --seeds, not both")
@@ -217,6 +218,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"--set: {err}") from err
     if args.tag:
         preset = dataclasses.replace(preset, name=f"{preset.name}-{args.tag}")
+    require_clean(args.out, args.allow_dirty)
     command = "python -m experiments.table1 " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     results, per_seed = [], []
     for seed in seeds:

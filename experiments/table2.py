@@ -17,7 +17,15 @@ Resumable: rerunning (e.g. with a larger ``--epochs``) continues from the checkp
 use ``fold_in(key, epoch)`` so a resumed run equals an uninterrupted one.
 
 DNN variants are ``rule[@eps1][/pre]``: a rule of :data:`nne_jax.dnn.RULES`, the learning rate
-``ε1`` (default 1) and the presynaptic factor (default ``fired`` = ``1[h_i > 0]``).
+``ε1`` (default 1) and the presynaptic factor (default ``fired`` = ``1[h_i > 0]``), or
+``minibatch[-count][-all]``: the introduction's reading, one dopamine signal ``1/4 − err²`` per
+minibatch of ``--batch-size`` on the links that fired during it (:mod:`nne_jax.dnn.minibatch`;
+``-count``: co-firing fraction instead of indicator, ``-all``: every output fires, not the argmax).
+``perceptron`` is a rule of ours, labelled "DNN (our perceptron-like reading)" in the table.
+
+Training set: ``--per-class 200`` images per digit is an **assumption** (Section 3.1's NNE setup;
+Section 3.2 does not give one); ``--per-class 0`` uses the full 60,000 training images (run and
+checkpoint files then carry ``_full``).
 """
 from __future__ import annotations
 
@@ -36,13 +44,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import RESULTS, device_description, metadata, write_json
+from experiments.common import RESULTS, add_allow_dirty, device_description, metadata, require_clean, write_json
 from nne_jax import dnn
 from nne_jax.data import balanced_subset, load_mnist
 
 PAPER = {1000: {"SGD": 90.34, "SignSGD": 86.84, "DNN": 84.84}, 100000: {"SGD": 92.56, "SignSGD": 90.21, "DNN": 90.76}}
-MAIN_VARIANTS = ["formula", "formula-argmax", "prose", "prose-argmax", "signed", "signed-argmax", "signed-threshold", "perceptron"]
-SWEEP_VARIANTS = ["punish", "signed-argmax@0.01", "perceptron@0.01", "signed-argmax/rate", "perceptron/rate"]
+MAIN_VARIANTS = ["formula", "formula-argmax", "prose", "prose-argmax", "signed", "signed-argmax", "signed-threshold", "perceptron",
+                 "minibatch"]
+SWEEP_VARIANTS = ["punish", "signed-argmax@0.01", "perceptron@0.01", "signed-argmax/rate", "perceptron/rate", "minibatch-count"]
+#: which reading of the paper each DNN rule is (by base rule name); "ours" where the paper has no such rule.
+READINGS = {
+    "formula": "DNN (Section 3.2's displayed formula)",
+    "prose": "DNN (Section 3.2's prose: loss at most eps0)",
+    "signed": "DNN (introduction's 1/4 - err^2, per example)",
+    "punish": "DNN (ours: displayed formula with the sign flipped)",
+    "perceptron": "DNN (our perceptron-like reading)",
+    "minibatch": "DNN (introduction's per-minibatch reading; err, firing and batch size ours)",
+}
+TRAIN_SET = {200: "200 per digit (assumption: Section 3.1's NNE setup; Section 3.2 gives none)",
+             0: "full 60,000 training images"}
 KCAP_VARIANTS = ["signed-argmax", "perceptron"]
 SWEEP_MAX_H = 10_000  # the ε1 / presynaptic-factor sweep runs only at h <= this
 CURVE_FULL_MAX_H = 10_000  # curves on the whole test set up to this h, else on its first 1000
@@ -53,7 +73,7 @@ class Spec:
     """One model of the table."""
 
     name: str  # "SGD", "SignSGD", "DNN:<variant>"
-    kind: str  # "adam" | "signsgd" | "dnn"
+    kind: str  # "adam" | "signsgd" | "dnn" | "dnn_mb" (per-minibatch reading)
     k_cap: int | None = None
     lr: float | None = None
     rule: str | None = None
@@ -71,9 +91,34 @@ def parse_variant(text: str, k_cap: int | None) -> Spec:
     if not m:
         raise ValueError(f"bad variant {text!r}; expected rule[@eps1][/pre], e.g. perceptron@0.01/rate")
     rule, eps1, pre = m.group(1), float(m.group(2) or 1.0), m.group(3) or "fired"
-    dnn.get_rule(rule)
     dnn.get_presynaptic(pre)
+    if rule.startswith("minibatch"):
+        _minibatch_options(rule)
+        if k_cap is not None:
+            raise ValueError(f"variant {text!r}: the per-minibatch reading runs on dense features only (no k-cap)")
+        return Spec(name="DNN:" + text, kind="dnn_mb", rule=rule, eps1=eps1, pre=pre)
+    dnn.get_rule(rule)
     return Spec(name="DNN:" + text, kind="dnn", k_cap=k_cap, rule=rule, eps1=eps1, pre=pre)
+
+
+def _minibatch_options(rule: str) -> dict[str, str]:
+    """``minibatch[-count][-all]`` -> ``train_dnn_minibatch`` keyword arguments."""
+    m = re.fullmatch(r"minibatch(-count)?(-all)?", rule)
+    if not m:
+        raise ValueError(f"bad per-minibatch variant {rule!r}; expected minibatch[-count][-all]")
+    return {"cofire": "count" if m.group(1) else "any", "fired": "all" if m.group(2) else "argmax"}
+
+
+def reading(model: str) -> str:
+    """The table label of a model: which reading of the paper it is (``ours`` where the paper has none)."""
+    if not model.startswith("DNN:"):
+        return model
+    base = re.split(r"[-@/]", model[4:])[0]
+    return READINGS.get(base, "DNN (ours)")
+
+
+def _set_tag(per_class: int) -> str:
+    return "" if per_class == 200 else "_full" if per_class == 0 else f"_pc{per_class}"
 
 
 def build_specs(h: int, args: argparse.Namespace) -> list[Spec]:
@@ -97,12 +142,12 @@ def _config(spec: Spec, h: int, seed: int, args: argparse.Namespace) -> str:
     return json.dumps({**dataclasses.asdict(spec), "h": h, "seed": seed, "per_class": args.per_class, "batch": args.batch_size})
 
 
-def _ckpt_path(out: Path, spec: Spec, h: int, seed: int) -> Path:
-    return out / "ckpt" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}.npz"
+def _ckpt_path(out: Path, spec: Spec, h: int, seed: int, per_class: int = 200) -> Path:
+    return out / "ckpt" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}{_set_tag(per_class)}.npz"
 
 
-def _run_path(out: Path, spec: Spec, h: int, seed: int) -> Path:
-    return out / "runs" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}.json"
+def _run_path(out: Path, spec: Spec, h: int, seed: int, per_class: int = 200) -> Path:
+    return out / "runs" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}{_set_tag(per_class)}.json"
 
 
 def _save_ckpt(path: Path, state: dict[str, Any]) -> None:
@@ -132,7 +177,7 @@ class Model:
     def __init__(self, spec: Spec, h: int, seed: int, ctx: dict[str, Any], args: argparse.Namespace, out: Path):
         self.spec, self.h, self.seed, self.ctx, self.args = spec, h, seed, ctx, args
         self.config = _config(spec, h, seed, args)
-        self.path = _ckpt_path(out, spec, h, seed)
+        self.path = _ckpt_path(out, spec, h, seed, args.per_class)
         ro0: dnn.Readout = ctx["readout0"]
         self.dual = spec.kind == "dnn" and spec.k_cap is None and h > ctx["n"]
         self.opt = dnn.make_optimizer(spec.kind, spec.lr) if spec.kind != "dnn" else None
@@ -172,7 +217,12 @@ class Model:
     def advance(self, num_epochs: int) -> None:
         st, spec, key, labels = self.state, self.spec, self.ctx["train_key"], self.ctx["labels"]
         t0 = time.perf_counter()
-        if spec.kind == "dnn":
+        if spec.kind == "dnn_mb":
+            ro, m = dnn.train_dnn_minibatch(self.readout(), self.feats(), labels, key, num_epochs=num_epochs,
+                                            batch_size=self.args.batch_size, params=dnn.RuleParams(eps1=spec.eps1),
+                                            pre=spec.pre, start_epoch=self.epoch, **_minibatch_options(spec.rule))
+            st["w"], st["b"] = ro.w.block_until_ready(), ro.b
+        elif spec.kind == "dnn":
             params = dnn.RuleParams(eps1=spec.eps1)
             if self.dual:
                 prob = self.ctx["dual"](spec.pre)
@@ -202,7 +252,7 @@ class Model:
 
 # ------------------------------------------------------------------------------ one (h, seed)
 def target_epochs(spec: Spec, args: argparse.Namespace) -> int:
-    if spec.kind != "dnn" and args.baseline_epochs is not None:
+    if not spec.kind.startswith("dnn") and args.baseline_epochs is not None:
         return args.baseline_epochs
     return args.epochs
 
@@ -211,7 +261,7 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
     specs = build_specs(h, args)
     todo = []
     for spec in specs:
-        rp = _run_path(out, spec, h, seed)
+        rp = _run_path(out, spec, h, seed, args.per_class)
         if rp.exists() and json.loads(rp.read_text())["epochs"] >= target_epochs(spec, args):
             continue
         todo.append(spec)
@@ -220,7 +270,10 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
         return
     t_setup = time.perf_counter()
     kd, kh, kr, kt = jax.random.split(jax.random.PRNGKey(seed), 4)
-    x, y = balanced_subset(data["x_train"], data["y_train"], args.per_class, range(10), kd)
+    if args.per_class == 0:  # the full training set, in file order (each epoch shuffles)
+        x, y = data["x_train"], np.asarray(data["y_train"])
+    else:
+        x, y = balanced_subset(data["x_train"], data["y_train"], args.per_class, range(10), kd)
     layer = dnn.init_hidden(kh, 784, h)
     ro0 = dnn.init_readout(kr, h)
     dense = dnn.hidden_features(layer, x).block_until_ready()
@@ -263,8 +316,10 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
     t_eval = time.perf_counter() - t0
     for mdl, acc in zip(models, accs):
         st, spec = mdl.state, mdl.spec
-        write_json(_run_path(out, spec, h, seed), {
-            **metadata(command), "model": spec.name, "spec": dataclasses.asdict(spec), "h": h, "k_cap": spec.k_cap, "seed": seed,
+        write_json(_run_path(out, spec, h, seed, args.per_class), {
+            **metadata(command), "model": spec.name, "reading": reading(spec.name), "spec": dataclasses.asdict(spec),
+            "h": h, "k_cap": spec.k_cap, "seed": seed, "per_class": args.per_class,
+            "train_set": TRAIN_SET.get(args.per_class, f"{args.per_class} per digit (ours)"),
             "epochs": mdl.epoch, "train_size": len(y), "batch_size": args.batch_size if spec.kind != "dnn" else 1,
             "dual_path": mdl.dual, "test_accuracy": 100.0 * float(acc), "wall_seconds": st["wall"],
             "shared_setup_seconds": setup, "shared_eval_seconds": t_eval, "curve_set_size": n_curve,
@@ -285,10 +340,13 @@ def summarize(out: Path) -> list[dict[str, Any]]:
         acc = np.array([r["test_accuracy"] for r in runs])
         latest = max(runs, key=lambda r: r["timestamp"])
         rows.append({
-            "model": model, "h": h, "k_cap": k, "test_accuracy": round(float(acc.mean()), 3),
-            "std": round(float(acc.std(ddof=1)), 3) if len(acc) > 1 else None, "seeds": len(acc), "epochs": epochs,
-            "train_size": n, "wall_seconds": round(float(sum(r["wall_seconds"] for r in runs)), 2),
+            "model": model, "reading": reading(model), "h": h, "k_cap": k, "test_accuracy": round(float(acc.mean()), 3),
+            "std": round(float(acc.std(ddof=1)), 3) if len(acc) > 1 else None, "std_kind": "sample (ddof=1)",
+            "seeds": len(acc), "seed_list": sorted(r["seed"] for r in runs), "epochs": epochs,
+            "train_size": n, "train_set": TRAIN_SET[200] if n == 2000 else TRAIN_SET[0] if n == 60000 else f"{n} images",
+            "wall_seconds": round(float(sum(r["wall_seconds"] for r in runs)), 2),
             "device": latest["device"], "command": latest["command"],
+            "git_commits": sorted({r.get("git_commit", "unknown") for r in runs}),
         })
     write_json(out / "summary.json", rows)
     return rows
@@ -373,7 +431,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sweep-variants", nargs="*", default=SWEEP_VARIANTS, help=f"extra DNN variants, only at h <= {SWEEP_MAX_H}")
     p.add_argument("--k-cap", nargs="*", default=["100000:256"], help="h:k pairs: k-capped DNN rows at that h")
     p.add_argument("--kcap-variants", nargs="+", default=KCAP_VARIANTS)
-    p.add_argument("--per-class", type=int, default=200, help="training images per digit (paper: 200)")
+    p.add_argument("--per-class", type=int, default=200,
+                   help="training images per digit; 200 is an assumption (Section 3.1's NNE setup), 0 = all 60,000")
     p.add_argument("--batch-size", type=int, default=50, help="baseline minibatch (paper: 50 for SignSGD)")
     p.add_argument("--adam-lr", type=float, default=1e-3)
     p.add_argument("--signsgd-lr", type=float, default=None, help="default 1/h")
@@ -382,6 +441,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None, help="output dir (default results/table2)")
     p.add_argument("--plot-only", action="store_true", help="only rebuild summary.json and table2.png from runs/")
     p.add_argument("--quick", action="store_true", help="smoke run: h=1000, 4 epochs, 1 seed, 20/digit -> results/table2/quick")
+    add_allow_dirty(p)
     args = p.parse_args(argv)
     command = "python -m experiments.table2 " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     out = Path(args.out) if args.out else RESULTS / "table2"
@@ -392,6 +452,7 @@ def main(argv: list[str] | None = None) -> None:
             args.variants = ["signed-argmax", "perceptron", "prose"]
         args.sweep_variants, args.k_cap, args.batch_size = [], [], 20
         out = out / "quick"
+    require_clean(out, args.allow_dirty)
     for v in list(args.variants) + list(args.sweep_variants) + list(args.kcap_variants):
         parse_variant(v, None)
     t0 = time.perf_counter()
@@ -413,7 +474,7 @@ def main(argv: list[str] | None = None) -> None:
         log.append({**metadata(command), "total_wall_seconds": round(time.perf_counter() - t0, 1)})
         write_json(details, {"paper": PAPER, "rows": rows, "invocations": log})
     for r in rows:
-        print(f"{r['model']:28s} h={r['h']:6d} k={str(r['k_cap']):4s} {r['test_accuracy']:6.2f} ± {r['std'] if r['std'] is not None else float('nan'):5.2f}  seeds={r['seeds']} epochs={r['epochs']} wall={r['wall_seconds']:.1f}s")
+        print(f"{r['model']:28s} [{r['reading']}] n={r['train_size']} h={r['h']:6d} k={str(r['k_cap']):4s} {r['test_accuracy']:6.2f} ± {r['std'] if r['std'] is not None else float('nan'):5.2f}  seeds={r['seeds']} epochs={r['epochs']} wall={r['wall_seconds']:.1f}s")
     print(f"wrote {out / 'summary.json'}{', ' + str(png) if png else ''}; total {time.perf_counter() - t0:.1f}s", flush=True)
 
 

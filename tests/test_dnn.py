@@ -231,13 +231,19 @@ def test_table2_quick_on_mnist(tmp_path):
 
     from experiments import table2
 
-    table2.main(["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose"])
+    table2.main(["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose",
+                 "minibatch"])
     rows = {r["model"]: r for r in json.loads((tmp_path / "quick" / "summary.json").read_text())}
-    assert set(rows) == {"SGD", "DNN:perceptron", "DNN:prose"}
-    assert set(rows["SGD"]) == {"model", "h", "k_cap", "test_accuracy", "std", "seeds", "epochs", "train_size", "wall_seconds", "device", "command"}
+    assert set(rows) == {"SGD", "DNN:perceptron", "DNN:prose", "DNN:minibatch"}
+    assert {"model", "reading", "h", "k_cap", "test_accuracy", "std", "std_kind", "seeds", "seed_list", "epochs", "train_size",
+            "train_set", "wall_seconds", "device", "command", "git_commits"} <= set(rows["SGD"])
+    assert rows["DNN:perceptron"]["reading"] == "DNN (our perceptron-like reading)"
+    assert rows["DNN:minibatch"]["reading"].startswith("DNN (introduction's per-minibatch reading")
+    assert 0 <= rows["DNN:minibatch"]["test_accuracy"] <= 100
     assert rows["SGD"]["test_accuracy"] > 50 and rows["DNN:perceptron"]["test_accuracy"] > 40
     assert rows["DNN:prose"]["test_accuracy"] < 20  # never fires from the near-uniform start
-    table2.main(["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose"])  # all done: no-op
+    table2.main(["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose",
+                 "minibatch"])  # all done: no-op
     assert json.loads((tmp_path / "quick" / "summary.json").read_text())[0]["seeds"] == 1
     pytest.importorskip("matplotlib")  # the figure is optional (matplotlib is an `experiments` extra)
     assert (tmp_path / "quick" / "table2.png").stat().st_size > 0

@@ -25,7 +25,9 @@ from nne_jax.theory import (
     loss_sup,
     max_scale_allele_freqs,
     minibatch_loss,
+    monte_carlo_descent,
     sample_target,
+    sampled_step,
     sample_unit_ball,
     sample_weight_matrix,
     theorem1_eps,
@@ -214,3 +216,32 @@ def test_bad_shapes_and_ranges_raise():
         sample_weight_matrix(jax.random.PRNGKey(0), 3, 5, 4.0)
     with pytest.raises(ValueError, match="delta"):
         theorem1_eta(0.1, 0.7, 1.0)
+
+
+def test_sampled_step_with_huge_population_approaches_the_exact_step(x64):
+    w, a, p = _instance(11, 4, 6)
+    eps = 0.5 * float(weak_selection_eps(p, w, a))
+    p_next, clipped = jax.jit(sampled_step, static_argnames=("pop_size", "batch_size"))(
+        jax.random.PRNGKey(0), p, w, a, eps, 200_000)
+    assert not bool(clipped)
+    exact = exact_step(p, w, a, eps)
+    # sampling error of f - f̄ is O(1/√N); the step is ε·p(1-p)·(f - f̄)/(1 - εℒ)
+    np.testing.assert_allclose(p_next - p, exact - p, atol=0.05 * float(jnp.max(jnp.abs(exact - p))))
+
+
+def test_monte_carlo_descent_theorem1_with_finite_population(x64):
+    """Theorem 1's E ℒ(p^{t+1}) < ℒ(p^t) at ε = ε₁ with N = 20 sampled genotypes, and the MC mean is
+    close to the exact (N = ∞) decrease (the finite-N bias is small next to the decrease)."""
+    m, n, delta = 4, 8, 0.1
+    w, a, p = _instance(12, m, n)
+    u, _ = loss_sup(w, a)
+    eps = theorem1_eps(u, hessian_bound(w))
+    r = monte_carlo_descent(jax.random.PRNGKey(1), p, w, a, eps, delta, pop_size=20, replicates=400)
+    assert r.replicates == 400 and r.set_size == int(((p >= delta) & (p <= 1 - delta)).sum())
+    assert abs(r.loss - float(expected_loss(p, w, a))) < 1e-12
+    assert r.mean_decrease - r.ci_half_width > 0  # significant descent
+    assert abs(r.mean_decrease - r.exact_decrease) < 0.25 * r.exact_decrease
+    assert r.exact_decrease >= float(theorem1_eta(eps, delta, r.loss)) * r.grad_sq_s  # our η_t (consistency)
+    assert r.clip_frac == 0.0
+    with pytest.raises(ValueError, match="replicates"):
+        monte_carlo_descent(jax.random.PRNGKey(1), p, w, a, eps, delta, pop_size=20, replicates=1)

@@ -4,6 +4,8 @@ learned by a dopamine-gated plasticity rule, plus optax readout baselines (Adam,
 * :mod:`nne_jax.dnn.rules` — plasticity rules ``post(z, ℓ, L, params)`` in a registry by name.
 * :mod:`nne_jax.dnn.model` — frozen Kaiming-uniform hidden layer, k-cap, features, readout.
 * :mod:`nne_jax.dnn.train` — jitted ``lax.scan`` training (primal / dual / baselines), evaluation.
+* :mod:`nne_jax.dnn.minibatch` — the introduction's reading: one dopamine signal ``1/4 − err²`` per
+  minibatch on the links that fired during it.
 """
 from nne_jax.dnn.model import (
     HiddenLayer,
@@ -18,6 +20,7 @@ from nne_jax.dnn.model import (
     sparse_logits,
     torch_linear_bound,
 )
+from nne_jax.dnn.minibatch import minibatch_update, train_dnn_minibatch
 from nne_jax.dnn.rules import PRESYNAPTIC, RULES, PostRule, RuleParams, get_presynaptic, get_rule, register_rule, rule_update
 from nne_jax.dnn.train import (
     DualProblem,
@@ -53,6 +56,7 @@ __all__ = [
     "init_readout",
     "k_cap",
     "make_optimizer",
+    "minibatch_update",
     "readout_logits",
     "register_rule",
     "rule_update",
@@ -63,5 +67,6 @@ __all__ = [
     "torch_linear_bound",
     "train_dnn",
     "train_dnn_dual",
+    "train_dnn_minibatch",
     "train_readout",
 ]

@@ -26,8 +26,10 @@ each with a choice of which output neurons "fired" (the suffix of the registry n
 ``punish`` is ``formula`` with the sign flipped (the introduction's "punished if it was not
 [good]" applied to the displayed gate ``L > ε0``): ``−ε1 · 1[e_j² < 1/4] · 1[L > ε0]``.
 
-``perceptron`` is ``signed-argmax`` plus, on a mistake, the label's links are raised by
-``ε1 · (e_y² − 1/4) > 0`` (the teacher makes the label neuron fire and the dopamine sign flips).
+``perceptron`` — **ours, not the paper's** ("DNN (our perceptron-like reading)"): ``signed-argmax``
+plus, on a mistake, the label's links are raised by ``ε1 · (e_y² − 1/4) > 0`` (the teacher makes the
+label neuron fire and the dopamine sign flips). The introduction's per-minibatch reading is in
+:mod:`nne_jax.dnn.minibatch`.
 
 A change that is the same for every ``j`` shifts all logits equally and leaves the softmax
 unchanged: ``prose`` (all ``j``) is such a no-op whenever ``z_y > 1/2``

@@ -4,14 +4,25 @@
   closed-form expected loss ``ℒ(p)``, its gradient/Hessian, exact and enumerated allele rewards.
 * :mod:`nne_jax.theory.dynamics` — equation (3) with exact rewards (infinite population) and with
   ``N`` sampled genotypes and a minibatch of inputs (finite population), both as ``lax.scan``.
-* :mod:`nne_jax.theory.descent` — Theorem 1: ``U``, ``H``, the allowed ``ε``, ``η``, and a
-  per-generation check of the descent inequality.
+* :mod:`nne_jax.theory.descent` — Theorem 1: ``U``, ``H``, the allowed ``ε``, our ``η`` (the paper
+  gives none), a per-generation consistency check along exact runs, and a Monte-Carlo check of the
+  theorem's ``E ℒ(p^{t+1}) <= ℒ(p^t) - η Σ_{S_t} (∇_iℒ)²`` with ``N`` sampled genotypes.
 * :mod:`nne_jax.theory.feasibility` — Theorem 2: LP feasibility of ``W p = a``, max-scale LP and
   rounding to 0/1 genotypes.
 
 Nothing here enables float64 globally; wrap checks in ``with jax.enable_x64(True):``.
 """
-from nne_jax.theory.descent import DescentCheck, check_descent, hessian_bound, loss_sup, theorem1_eps, theorem1_eta
+from nne_jax.theory.descent import (
+    DescentCheck,
+    MonteCarloDescent,
+    check_descent,
+    hessian_bound,
+    loss_sup,
+    monte_carlo_descent,
+    sampled_step,
+    theorem1_eps,
+    theorem1_eta,
+)
 from nne_jax.theory.dynamics import (
     ExactTrace,
     FiniteTrace,
@@ -48,6 +59,7 @@ __all__ = [
     "DescentCheck",
     "ExactTrace",
     "FiniteTrace",
+    "MonteCarloDescent",
     "best_of_k_rounding",
     "check_descent",
     "cosine",
@@ -69,9 +81,11 @@ __all__ = [
     "loss_sup",
     "max_scale_allele_freqs",
     "minibatch_loss",
+    "monte_carlo_descent",
     "sample_target",
     "sample_unit_ball",
     "sample_weight_matrix",
+    "sampled_step",
     "theorem1_eps",
     "theorem1_eta",
     "validate",
