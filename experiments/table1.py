@@ -26,7 +26,9 @@ import nne_jax as nj
 from experiments.common import RESULTS, add_allow_dirty, metadata, replace_rows, require_clean, write_json
 from experiments.presets import PAPER_TABLE1
 from nne_jax.backprop import masked_mlp_logits, train_masked_mlp, train_readout_signsgd
+from nne_jax.cli import add_data_arguments, configure_logging, resolve_data_arguments
 from nne_jax.config import PRESETS, apply_overrides, with_fields
+from nne_jax.data import DataError
 from nne_jax.data.tasks import TASK_CLASSES as CLASSES
 from nne_jax.data.tasks import load_task_data
 from nne_jax.evaluation import evaluate_allele_freqs, network_accuracy
@@ -62,13 +64,13 @@ def signsgd_readout(mlp: nj.MLPTask, allele_freqs: jax.Array, data: dict[str, np
             "validation_accuracy": {str(k): v for k, v in val.items()}, "steps": steps, "batch_size": 50}
 
 
-def sgd_baseline(mlp: nj.MLPTask, data: dict[str, np.ndarray], task: str, seeds: int, epochs: int) -> dict[str, Any]:
-    """The masked net trained end to end with Adam (lr 1e-3, batch 50) on the same images."""
+def sgd_baseline(mlp: nj.MLPTask, data: dict[str, Any], task: str, seeds: int, epochs: int) -> dict[str, Any]:
+    """The masked net trained end to end with Adam (lr 1e-3, batch 50) on the same images (one output per class)."""
     steps = epochs * (len(data["train_x"]) // 50)
     mask = jnp.asarray(mlp.arch.input_mask())
     accs, start = [], time.perf_counter()
     for s in range(seeds):
-        params = train_masked_mlp(jax.random.PRNGKey(30_000 + s), mask, len(CLASSES[task]), jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"]), steps)
+        params = train_masked_mlp(jax.random.PRNGKey(30_000 + s), mask, len(data["classes"]), jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"]), steps)
         logits = masked_mlp_logits(params, mask, jnp.asarray(data["test_x"]))
         accs.append(float(jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(data["test_y"]))))
     return {"test_accuracy": accs, "mean": float(np.mean(accs)), "std": float(np.std(accs)), "seeds": seeds, "epochs": epochs,
@@ -97,6 +99,12 @@ def seconds_to(curves: dict[str, list], threshold: float) -> float | None:
 def update_summary(rows: list[dict[str, Any]], path: Path = OUT / "summary.json") -> None:
     """Replaces, in ``path`` (``results/table1/summary.json``), every row of the same (task, model, preset, eval)."""
     replace_rows(path, rows, key=("task", "model", "preset", "eval"))
+
+
+def dataset_name(data_dir: str) -> str:
+    """The folder name of a data set directory (or the stem of an ``.npz``)."""
+    path = Path(data_dir).expanduser().resolve()
+    return path.stem if path.is_file() else path.name
 
 
 STD_KIND = "sample standard deviation over seeds (ddof=1)"
@@ -138,9 +146,9 @@ def signsgd_control(mlp: nj.MLPTask, config: Any, seed: int, data: dict[str, np.
 def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One seed: evolve (checkpointed), evaluate three ways, SignSGD readouts and their control; its JSON."""
     out = args.out
-    data = load_task_data(args.task, preset.per_class, seed)
+    data = load_data(args, preset, seed)
     stem = f"{args.task}_{preset.name}_seed{seed}"
-    run = evolve(preset, args.task, seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True))
+    run = evolve(preset, args.task, seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True), bar=None)
     mlp, state, curves = run["task"], run["state"], run["curves"]
     evals = evaluate_allele_freqs(mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]),
                                   jax.random.PRNGKey(40_000 + seed))
@@ -148,12 +156,15 @@ def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> 
     result: dict[str, Any] = {"config": run["config"], "seed": seed, **meta, "wall_seconds": run["train_seconds"],
                               "train_size": len(data["train_x"]), "test_size": len(data["test_x"]),
                               "num_outputs": mlp.arch.num_classes if hasattr(mlp.arch, "num_classes") else None,
+                              "dataset": data["dataset"],
                               "curves": curves, "final": {k: 100 * v for k, v in evals.items()}}
-    paper = PAPER_TABLE1[args.task]
+    paper = PAPER_TABLE1.get(args.task) if args.data_dir is None else None  # the paper's numbers are MNIST's
     common = dict(task=args.task, preset=preset.name, generations=preset.generations, device=meta["device"], command=command,
                   git_commit=meta["git_commit"], seed=seed)
+    if args.data_dir is not None:
+        common["dataset"] = data["dataset"]["name"]
     rows = [dict(model="NNE", eval=mode, test_accuracy=100 * acc, wall_seconds=run["train_seconds"],
-                 seconds_to_paper=seconds_to(curves, paper["NNE"] / 100) if mode == "mean-weights" else None, **common)
+                 seconds_to_paper=seconds_to(curves, paper["NNE"] / 100) if paper and mode == "mean-weights" else None, **common)
             for mode, acc in evals.items()]
     if not args.no_baselines:
         result["signsgd"] = {}
@@ -171,12 +182,20 @@ def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> 
     return {**result, "allele_freqs": np.asarray(state.allele_freqs)}, rows
 
 
-def sgd_rows(args: argparse.Namespace, mlp: Any, data: dict[str, np.ndarray], command: str) -> list[dict[str, Any]]:
+def load_data(args: argparse.Namespace, preset: Any, seed: int) -> dict[str, Any]:
+    """The run's images: MNIST, or the ``--data-dir`` set; ``--classes`` picks the classes. Bad data: one SystemExit."""
+    try:
+        return load_task_data(args.task, preset.per_class, seed, **args.data_args)
+    except DataError as err:
+        raise SystemExit(str(err)) from err
+
+
+def sgd_rows(args: argparse.Namespace, mlp: Any, data: dict[str, Any], command: str) -> list[dict[str, Any]]:
     """The SGD (Adam) row: cached per task and network outputs, 3 seeds."""
     num_outputs = mlp.arch.num_classes
     sgd_path = args.out / f"sgd_{args.task}.json"
     sgd = json.loads(sgd_path.read_text()) if sgd_path.exists() else None
-    if sgd is None or sgd.get("train_size") != len(data["train_x"]) or sgd.get("num_outputs", len(CLASSES[args.task])) != num_outputs:
+    if sgd is None or sgd.get("train_size") != len(data["train_x"]) or sgd.get("num_outputs", len(data["classes"])) != num_outputs:
         sgd = {**sgd_baseline(mlp, data, args.task, seeds=3, epochs=100), **metadata(command), "train_size": len(data["train_x"]),
                "num_outputs": num_outputs}
         write_json(sgd_path, sgd)
@@ -189,7 +208,8 @@ def sgd_rows(args: argparse.Namespace, mlp: Any, data: dict[str, np.ndarray], co
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", choices=sorted(CLASSES), default="0-9")
+    parser.add_argument("--task", choices=sorted(CLASSES), help="the paper's tasks (default 0-9)")
+    add_data_arguments(parser)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="fast")
     parser.add_argument("--seed", type=int, default=None, help="one seed (same as --seeds SEED)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
@@ -205,9 +225,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--devices", type=int, default=None, help="XLA CPU devices to split the population over (default: one per core)")
     add_allow_dirty(parser)
     args = parser.parse_args(argv)
+    configure_logging()
     if args.seed is not None and args.seeds is not None:
         parser.error("give --seed or --seeds, not both")
     seeds = args.seeds or [0 if args.seed is None else args.seed]
+    args.data_args = resolve_data_arguments(args)  # bad data options fail here, before anything runs
+    args.task = args.data_args.pop("task")
+    if args.data_dir is not None and args.out == OUT:  # another data set: its own folder, not the paper's summary
+        args.out = OUT / dataset_name(args.data_dir)
     use_host_devices(args.devices)  # no effect if JAX is already running (e.g. under pytest)
     preset = PRESETS[args.preset]
     if args.generations is not None:
@@ -227,13 +252,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         per_seed.append(rows)
     summary_rows = aggregate_rows(per_seed)
     if not args.no_baselines:
-        data = load_task_data(args.task, preset.per_class, seeds[0])
-        summary_rows += sgd_rows(args, make_task(preset, seeds[0], len(CLASSES[args.task])), data, command)
+        data = load_data(args, preset, seeds[0])
+        summary_rows += sgd_rows(args, make_task(preset, seeds[0], len(data["classes"]), data["train_x"].shape[1]), data, command)
     if args.peer_generations:
-        data = load_task_data(args.task, preset.per_class, seeds[0])
+        data = load_data(args, preset, seeds[0])
         peer = run_peer(args.task, seeds[0], data, args.peer_generations, preset)
         peer.update(metadata(command))
-        peer["seconds_to_paper_nne"] = seconds_to(peer["curves"], PAPER_TABLE1[args.task]["NNE"] / 100)
+        paper = PAPER_TABLE1.get(args.task) if args.data_dir is None else None
+        peer["seconds_to_paper_nne"] = seconds_to(peer["curves"], paper["NNE"] / 100) if paper else None
         write_json(args.out / f"peer_{args.task}_open_es_seed{seeds[0]}.json", peer)
     if args.out == OUT:
         update_summary(summary_rows)

@@ -12,6 +12,8 @@ Core (pure functions, explicit PRNG keys):
 * :mod:`nne_jax.runner`, :mod:`nne_jax.config`, :mod:`nne_jax.cli` — long checkpointed runs.
 * :mod:`nne_jax.parallel` — the population sharded over devices and processes.
 """
+from importlib import metadata as _metadata
+
 from nne_jax.config import PRESETS, RunConfig
 from nne_jax.fitness import Fitness, accuracy, centered_ranks, cross_entropy, delta_fitness, neg_cross_entropy, standardize
 from nne_jax.generation import MLPTask, Metrics, distinct_indices, make_generation, mean_weights, mlp_task, run_generations
@@ -22,7 +24,10 @@ from nne_jax.strategy import NNE, NNEState
 from nne_jax.weights import WeightGeneration, dense_matrix, generate_weights, generate_weights_t, weight_generation
 from nne_jax.deep import DeepMLP, DeepTask, deep_forward, deep_forward_population, deep_mlp, deep_task
 
-__version__ = "0.1.0"
+try:  # the one source of the version is pyproject.toml, read from the installed package's metadata
+    __version__ = _metadata.version("nne_jax")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "NNE",

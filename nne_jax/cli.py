@@ -2,7 +2,9 @@
 
     nne-jax run --task 0-9 --preset fast --out runs/fast0        # start, or resume, a run
     nne-jax run --task 0-4 --config my_run.json --set eps=2.0    # a config file plus overrides
+    nne-jax run --data-dir ~/kmnist --sha256 none --classes 0-9  # any MNIST-format IDX files or an .npz
     nne-jax presets                                              # the built-in configurations
+    nne-jax plot runs/fast0                                      # a run's curves (finished or running)
 
 A run prints one progress line per chunk (generation, generations/s, mean fitness δ, test accuracy
 of the mean-weight network, ETA), appends the same as JSON lines to ``<out>/metrics.jsonl``, keeps
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import sys
 import traceback
@@ -29,13 +32,63 @@ from typing import Any
 from nne_jax import __version__
 from nne_jax.config import PRESETS, RunConfig, apply_overrides, check_seed, with_fields
 
-__all__ = ["main", "UsageError", "guarded", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
+__all__ = ["main", "UsageError", "guarded", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "add_data_arguments", "configure_logging",
+           "resolve_data_arguments"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(ValueError):
     """Bad command-line usage or input (exit status 2)."""
+
+
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir``, ``--sha256`` and ``--classes``: which data set and which of its classes a run uses."""
+    parser.add_argument("--data-dir", metavar="DIR", help="a data set directory: MNIST-format IDX files (gzip or raw, any "
+                        "prefix: KMNIST, Fashion-MNIST, EMNIST) or one .npz with x_train, y_train, x_test, y_test "
+                        "(default: MNIST from $NNE_DATA_DIR, the cache or the mirrors)")
+    parser.add_argument("--sha256", metavar="FILE|none", help="with --data-dir: the files' digests (sha256sum output or a "
+                        "JSON table), or 'none' to skip checks (default: MNIST's digests)")
+    parser.add_argument("--classes", metavar="SPEC", help="the classes to learn, e.g. 0,3,5 or 0-4 (default: --task's); "
+                        "the network gets one output per class")
+
+
+def resolve_data_arguments(args: argparse.Namespace, default_task: str = "0-9") -> dict[str, Any]:
+    """Checks the data options before anything is compiled; returns ``load_task_data``'s keyword arguments
+    plus ``"task"`` (the task's name: ``--task`` or the canonical ``--classes`` spec). Bad options: one
+    ``SystemExit`` naming the option and the problem."""
+    from nne_jax.data import DataError
+    from nne_jax.data.checksums import MNIST_SHA256
+    from nne_jax.data.datasets import (
+        class_spec,
+        dataset_files,
+        parse_classes,
+        read_sha256_table,
+    )
+
+    if args.classes is not None and args.task is not None:
+        raise SystemExit(f"give --task or --classes, not both (got --task {args.task} --classes {args.classes})")
+    try:
+        task = class_spec(parse_classes(args.classes)) if args.classes is not None else (args.task or default_task)
+    except ValueError as err:
+        raise SystemExit(f"--classes: {err}") from err
+    if args.data_dir is None:
+        if args.sha256 is not None:
+            raise SystemExit("--sha256 applies to --data-dir only (MNIST is always checked against its known digests)")
+        return {"task": task, "data_dir": None}
+    try:
+        dataset_files(args.data_dir)
+        if args.sha256 is None:
+            sha256, source = MNIST_SHA256, "MNIST's known digests"
+        elif args.sha256.lower() == "none":
+            sha256, source = None, "none"
+        else:
+            sha256, source = read_sha256_table(args.sha256), args.sha256
+    except DataError as err:
+        raise SystemExit(str(err)) from err
+    return {"task": task, "data_dir": args.data_dir, "sha256": sha256, "sha256_source": source}
 
 
 def _load_config(args: argparse.Namespace) -> RunConfig:
@@ -67,6 +120,32 @@ def _load_config(args: argparse.Namespace) -> RunConfig:
         raise UsageError(f"--set: {err}") from None
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a record is emitted (so redirections and pytest's capture apply)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Library messages (``nne_jax.*`` loggers, and warnings) as plain lines on stdout, once per process."""
+    root = logging.getLogger("nne_jax")
+    if not any(isinstance(h, _StdoutHandler) for h in root.handlers):
+        handler = _StdoutHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    warnings_logger = logging.getLogger("py.warnings")
+    if not warnings_logger.handlers:
+        warnings_logger.addHandler(logging.StreamHandler(sys.stderr))
+
+
 def _plot(curves: dict[str, list], path: Path, title: str) -> None:
     try:
         import matplotlib
@@ -95,29 +174,41 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--seed: {err}") from None
     if args.offline:
         os.environ["NNE_OFFLINE"] = "1"
+    try:
+        data_args = resolve_data_arguments(args)  # bad data options fail here, before JAX starts
+    except SystemExit as err:
+        raise UsageError(str(err)) from None
+    task = data_args.pop("task")
     use_host_devices(args.devices)
     config = _load_config(args)
     import jax
 
     from nne_jax.checkpoint import run_lock
+    from nne_jax.data import DataError
     from nne_jax.data.tasks import load_task_data
     from nne_jax.evaluation import evaluate_allele_freqs
     from nne_jax.records import dumps_strict, write_atomic
     from nne_jax.runner import evolve
 
-    out = Path(args.out or f"runs/{args.task}_{config.name}_seed{args.seed}")
+    prefix = "" if data_args["data_dir"] is None else f"{Path(data_args['data_dir']).resolve().name}_"
+    out = Path(args.out or f"runs/{prefix}{task}_{config.name}_seed{args.seed}")
     with run_lock(out):  # before loading data or any compute: a busy or unusable --out fails at once
-        data = load_task_data(args.task, config.per_class, args.seed)
+        try:
+            data = load_task_data(task, config.per_class, args.seed, **data_args)
+        except DataError as err:
+            raise UsageError(str(err)) from None
+        name = "" if data_args["data_dir"] is None else f"{data['dataset']['name']} "
         print(f"run {out}: {config}", flush=True)
-        res = evolve(config, args.task, args.seed, data, out, log=lambda line: print(line, flush=True), restart=args.restart)
+        res = evolve(config, task, args.seed, data, out, log=lambda line: print(line, flush=True), restart=args.restart, bar=None)
         final = evaluate_allele_freqs(res["task"], res["state"].allele_freqs, data["test_x"], data["test_y"],
                                       jax.random.PRNGKey(40_000 + args.seed))
-        result = {"config": res["config"], "seed": args.seed, "final_test_accuracy": final, "train_seconds": res["train_seconds"],
+        result = {"config": res["config"], "seed": args.seed, "dataset": data["dataset"], "num_outputs": res["task"].arch.num_classes,
+                  "final_test_accuracy": final, "train_seconds": res["train_seconds"],
                   "generations": res["generations"], "generations_requested": config.generations,
                   "resumed_from": res["resumed_from"], "curves": res["curves"], "devices": jax.device_count(),
                   "backend": jax.default_backend()}
         write_atomic(out / "result.json", dumps_strict(result, indent=1) + "\n")
-        _plot(res["curves"], out / "curve.png", f"NNE {args.task} {config.name} seed {args.seed}")
+        _plot(res["curves"], out / "curve.png", f"NNE {name}{task} {config.name} seed {args.seed}")
     print("final test accuracy:", {k: f"{100 * v:.2f}%" for k, v in final.items()}, flush=True)
     return result
 
@@ -164,8 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"nne-jax {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run or resume NNE on MNIST")
-    r.add_argument("--task", default="0-9", choices=["0-4", "0-9"])
+    r = sub.add_parser("run", help="run or resume NNE on MNIST (or any MNIST-format data set)")
+    r.add_argument("--task", choices=["0-4", "0-9"], help="the paper's tasks (default 0-9)")
+    add_data_arguments(r)
     r.add_argument("--preset", default="fast", choices=sorted(PRESETS))
     r.add_argument("--config", help="JSON file of RunConfig fields (applied over the preset)")
     r.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override one field")
@@ -178,11 +270,26 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--offline", action="store_true", help="never download data (same as NNE_OFFLINE=1)")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
     sub.add_parser("presets", help="print the built-in configurations as JSON")
+    pl = sub.add_parser("plot", help="draw a run's curves (finished or running) from RUN_DIR/metrics.jsonl")
+    pl.add_argument("run_dir", metavar="RUN_DIR", help="a run's --out directory")
+    pl.add_argument("--out", help="the image to write (default RUN_DIR/curves.png)")
     args = parser.parse_args(argv)
+    configure_logging()
     if args.command == "presets":
         return guarded(lambda: print(json.dumps({k: v.flat() for k, v in PRESETS.items()}, indent=1, default=_describe)),
                        args.debug)
+    if args.command == "plot":
+        return guarded(lambda: print(f"wrote {_plot_run(args.run_dir, args.out)}"), args.debug)
     return guarded(lambda: run(args), args.debug)
+
+
+def _plot_run(run_dir: str, out: str | None) -> Path:
+    from nne_jax.plotting import plot_run
+
+    try:
+        return plot_run(run_dir, out)
+    except (ValueError, ImportError) as err:
+        raise UsageError(f"nne-jax plot: {err}") from None
 
 
 def _describe(obj: object) -> object:

@@ -2,8 +2,9 @@
 
 :func:`evolve` runs a :class:`~nne_jax.config.RunConfig` in chunks of ``eval_every`` generations
 (each chunk one jitted ``lax.scan``). After each chunk it measures the test accuracy of the
-mean-weight network, appends a JSON line to ``<ckpt_dir>/metrics.jsonl``, prints a progress line
-(generation, generations/s, mean fitness, accuracy, ETA — plain lines, fine in a log file) and
+mean-weight network, appends a JSON line to ``<ckpt_dir>/metrics.jsonl``, reports progress (generation,
+steady generations/s with compilation timed apart, mean fitness, accuracy, ETA; plain lines, fine in a
+log file, or a live bar on a terminal, see :mod:`nne_jax.progress`) and
 writes a checkpoint. Started again with the same config and directory it resumes from the newest
 valid checkpoint; since generation ``t`` always uses ``fold_in(run_key, t)``, the resumed run is
 bitwise identical to an uninterrupted one.
@@ -20,6 +21,8 @@ metrics and results are strict JSON (non-finite → ``null``).
 """
 from __future__ import annotations
 
+import json
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -35,6 +38,7 @@ from nne_jax.evaluation import network_accuracy
 from nne_jax.generation import MLPTask, mean_weights, mlp_task, run_generations
 from nne_jax.parallel import population_mesh
 from nne_jax.records import append_jsonl, dumps_strict, read_jsonl, write_atomic
+from nne_jax.progress import Progress
 from nne_jax.strategy import NNEState
 
 __all__ = ["evolve", "make_task", "ResumeRefusedError", "NonFiniteFitnessError", "clipped_fraction", "CLIP_WARN_FRACTION"]
@@ -50,6 +54,8 @@ class ResumeRefusedError(ValueError):
 class NonFiniteFitnessError(FloatingPointError):
     """Every generation of a chunk had non-finite (NaN/inf) fitness: the run stops, that chunk unsaved."""
 
+logger = logging.getLogger(__name__)
+
 CURVE_KEYS = ("generation", "train_seconds", "test_accuracy", "mean_fitness", "best_fitness", "batch_accuracy", "allele_convergence")
 # x grid of the allele-convergence curve (the paper's Figure 2): fraction of genes with min(p, 1-p) > x
 CONVERGENCE_X = tuple(round(0.025 * i, 3) for i in range(21))
@@ -61,12 +67,12 @@ def allele_convergence(allele_freqs: np.ndarray) -> list[float]:
     return [float(np.mean(dist > x)) for x in CONVERGENCE_X]
 
 
-def make_task(config: RunConfig, seed: int, num_classes: int) -> MLPTask:
+def make_task(config: RunConfig, seed: int, num_classes: int, num_inputs: int = 784) -> MLPTask:
     """The run's network and ``W`` (from ``seed``), sharded over all devices when they divide N.
 
     One hidden layer: an :class:`MLPTask`; ``hidden_layers > 1``: a :class:`~nne_jax.deep.DeepTask`
     (``hidden_layers`` layers of ``num_hidden`` units, evaluated 125 genotypes at a time). The network
-    has ``config.num_outputs`` outputs (``None``: ``num_classes``).
+    has ``config.num_outputs`` outputs (``None``: ``num_classes``) and ``num_inputs`` inputs (pixels per image).
     """
     if config.num_outputs is not None and config.num_outputs < num_classes:
         raise ValueError(f"num_outputs={config.num_outputs} is fewer than the task's {num_classes} classes")
@@ -76,11 +82,11 @@ def make_task(config: RunConfig, seed: int, num_classes: int) -> MLPTask:
         from nne_jax.deep import deep_task
 
         mlp = deep_task(task_key, config.num_genes, hidden=(config.num_hidden,) * config.hidden_layers, beta=config.beta,
-                        num_classes=num_classes, gene_map=config.gene_map, pop_chunk=125,
+                        num_classes=num_classes, gene_map=config.gene_map, pop_chunk=125, num_inputs=num_inputs,
                         fan_in_scale=config.fan_in_scale, logit_scale=config.logit_scale)
     else:
         mlp = mlp_task(task_key, config.num_genes, beta=config.beta, num_hidden=config.num_hidden, num_classes=num_classes, k_cap=config.k_cap,
-                       gene_map=config.gene_map, logit_scale=config.logit_scale)
+                       gene_map=config.gene_map, logit_scale=config.logit_scale, num_inputs=num_inputs)
     if jax.device_count() > 1 and config.pop_size % jax.device_count() == 0:
         mlp = mlp.replace(mesh=population_mesh())
     return mlp
@@ -94,15 +100,18 @@ def evolve(
     ckpt_dir: str | Path,
     log: Callable[[str], None] | None = print,
     restart: bool = False,
+    bar: bool | None = False,
 ) -> dict[str, Any]:
     """Runs (or resumes) NNE to ``config.generations``.
 
     Args:
-      data: ``train_x (M, 784)``, ``train_y``, ``test_x``, ``test_y`` (see ``load_task_data``).
+      data: ``train_x (M, D)``, ``train_y``, ``test_x``, ``test_y`` and optionally ``dataset`` (see ``load_task_data``).
       ckpt_dir: where checkpoints and ``metrics.jsonl`` live; reuse it to resume. Locked while the run lasts.
-      log: receives one progress line per chunk (``None``: silent).
+      log: receives one progress line per chunk (``None``: silent). The first chunk's line gives its time
+        with compilation; from the second on, the steady generations/s (chunks after the first) and an ETA.
       restart: if checkpoints exist but none is readable, start from generation 0 (they and the
         metrics file are set aside, never deleted) instead of refusing.
+      bar: ``True``: a live tqdm bar on stdout instead of the lines (``None``: a bar iff stdout is a terminal).
 
     Returns:
       ``{"task": MLPTask, "state": NNEState, "curves": {...}, "train_seconds": float, "config": dict,
@@ -119,7 +128,7 @@ def evolve(
     num_classes = _check_data(config, task_name, data)
     with run_lock(ckpt_dir):  # before any compute: a second run, or an unusable directory, fails here
         remove_stale_temporaries(ckpt_dir)
-        return _evolve_locked(config, task_name, seed, data, ckpt_dir, log, restart, num_classes)
+        return _evolve_locked(config, task_name, seed, data, ckpt_dir, log, restart, num_classes, bar)
 
 
 def _check_data(config: RunConfig, task_name: str, data: dict[str, np.ndarray]) -> int:
@@ -139,15 +148,17 @@ def _check_data(config: RunConfig, task_name: str, data: dict[str, np.ndarray]) 
 
 
 def _evolve_locked(config: RunConfig, task_name: str, seed: int, data: dict[str, np.ndarray], ckpt_dir: Path,
-                   log: Callable[[str], None] | None, restart: bool, num_classes: int) -> dict[str, Any]:
+                   log: Callable[[str], None] | None, restart: bool, num_classes: int, bar: bool | None) -> dict[str, Any]:
     _, init_key, run_key = jax.random.split(jax.random.PRNGKey(seed), 3)
-    mlp = make_task(config, seed, num_classes)
+    mlp = make_task(config, seed, num_classes, int(np.shape(data["train_x"])[1]))
     shards = _population_shards(mlp)
     nne = config.strategy
     state = nne.init(init_key)
     identity = {"task": task_name, "seed": seed, **config.identity()}
     if identity.get("num_outputs") == num_classes:  # the same network as before the field existed
         identity.pop("num_outputs")
+    if data.get("dataset", {}).get("data_dir"):  # not MNIST: a checkpoint resumes only on the same files
+        identity["dataset"] = data["dataset"]["files"]
     curves: dict[str, list] = {k: [] for k in CURVE_KEYS}
     train_seconds = 0.0
     metrics_path = ckpt_dir / "metrics.jsonl"
@@ -161,8 +172,7 @@ def _evolve_locked(config: RunConfig, task_name: str, seed: int, data: dict[str,
         length = len(np.asarray(saved["curves"]["generation"]))
         curves = {k: _from_saved(saved["curves"].get(k), length) for k in CURVE_KEYS}
         train_seconds = float(saved["train_seconds"])
-        if log:
-            log(f"resumed from generation {step} in {ckpt_dir}")
+        logger.info("resumed from generation %d in %s", step, ckpt_dir)
     elif had_checkpoints and metrics_path.exists():  # --restart over unreadable checkpoints: keep the old history
         kept = _set_aside_metrics(metrics_path)
         warnings.warn(f"--restart: the old {metrics_path.name} is kept as {kept.name}", stacklevel=2)
@@ -176,6 +186,8 @@ def _evolve_locked(config: RunConfig, task_name: str, seed: int, data: dict[str,
     if not curves["generation"]:
         for k, v in zip(CURVE_KEYS, (0, 0.0, test_accuracy(state), None, None, None, allele_convergence(np.asarray(state.allele_freqs)))):
             curves[k].append(v)
+    progress = None if log is None else Progress(config.generations, int(state.generation), f"[{task_name} {config.name} seed {seed}]",
+                                                   bar=bar, log=log)
     while int(state.generation) < config.generations:
         first = int(state.generation)
         target = min(first + config.eval_every, config.generations)
@@ -185,7 +197,8 @@ def _evolve_locked(config: RunConfig, task_name: str, seed: int, data: dict[str,
         jax.block_until_ready(new_state.allele_freqs)
         _check_chunk_fitness(metrics, nne, first, target, config, log)
         state = new_state
-        train_seconds += time.perf_counter() - start
+        chunk_seconds = time.perf_counter() - start
+        train_seconds += chunk_seconds
         point = {"generation": target, "train_seconds": train_seconds, "test_accuracy": test_accuracy(state),
                  "mean_fitness": float(metrics.mean_fitness[-1]), "best_fitness": float(metrics.best_fitness[-1]),
                  "batch_accuracy": float(np.mean(np.asarray(metrics.mean_weights_accuracy))),
@@ -198,11 +211,10 @@ def _evolve_locked(config: RunConfig, task_name: str, seed: int, data: dict[str,
         save_checkpoint(ckpt_dir, target, {"allele_freqs": p, "fixed": np.asarray(state.fixed), "generation": np.asarray(state.generation),
                                            "curves": {k: np.asarray([np.nan if v is None else v for v in curves[k]], np.float64) for k in CURVE_KEYS},
                                            "train_seconds": np.asarray(train_seconds), "population_shards": np.asarray(shards)}, identity)
-        if log:
-            rate = target / max(train_seconds, 1e-9)
-            log(f"[{task_name} {config.name} seed {seed}] gen {target:6d}/{config.generations}  {rate:6.2f} gen/s  "
-                f"mean fitness {point['mean_fitness']:.3f}  test acc (W·p) {100 * point['test_accuracy']:5.2f}%  "
-                f"p near 0/1: {100 * point['near_0_or_1']:4.1f}%  ETA {(config.generations - target) / rate / 60:5.1f} min")
+        if progress is not None:
+            progress.update(target, chunk_seconds, point)
+    if progress is not None:
+        progress.close()
     return {"task": mlp, "state": state, "curves": curves, "train_seconds": train_seconds, "config": identity,
             "generations": int(state.generation), "resumed_from": step if restored is not None else None}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from nne_jax.data.checksums import MNIST_SHA256, Sha256Table
+from nne_jax.data.errors import DataNotFoundError
 from nne_jax.data.idx import read_idx_pair
 from nne_jax.data.locate import locate_files
 
@@ -58,7 +60,9 @@ def load_mnist(
 
     ``source="tfds"`` loads ``mnist`` through tensorflow-datasets instead
     (``pip install nne_jax[tfds]``; ``data_dir`` is passed on as its data
-    dir); same shapes and dtypes.
+    dir); same shapes and dtypes. If tfds has no prepared copy and its
+    server is unreachable it fails at once (:class:`DataNotFoundError`)
+    instead of retrying for minutes.
 
     Args:
       split: ``"train"`` or ``"test"``.
@@ -81,6 +85,7 @@ def load_mnist(
       DataNotFoundError: files missing and not downloadable (message says
         where it looked, which mirrors failed and how to supply the files).
       ImportError: ``source="tfds"`` without tensorflow-datasets.
+      DataNotFoundError: also for ``source="tfds"`` offline without a prepared copy.
     """
     if split not in MNIST_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -132,25 +137,45 @@ def _normalized(images: _FileKey, labels: _FileKey) -> tuple[np.ndarray, np.ndar
     return x, y
 
 
+#: Where tensorflow-datasets downloads MNIST from (probed before it is asked to download).
+TFDS_HOST = ("storage.googleapis.com", 443)
+
+
+def _online(host: tuple[str, int] = TFDS_HOST, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds."""
+    try:
+        socket.create_connection(host, timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def _load_tfds(
     split: str, data_dir: str | os.PathLike | None, normalize: bool
 ) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST through tensorflow-datasets: the prepared copy in ``data_dir`` (tfds' default if None), else a
+    download, but only when tfds' server answers; offline it fails at once, pointing at the IDX route."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
         raise ImportError(
-            "load_mnist(source='tfds') needs tensorflow-datasets, which is not installed: "
-            "pip install nne_jax[tfds]  (or use the default source='idx')"
+            "load_mnist(source='tfds') needs tensorflow-datasets and TensorFlow, which are not installed: "
+            f"pip install nne_jax[tfds]  (or use the default source='idx'; import error: {e})"
         ) from e
-    images, labels = tfds.as_numpy(
-        tfds.load(
-            "mnist",
-            split=split,
-            batch_size=-1,
-            as_supervised=True,
-            data_dir=None if data_dir is None else os.fspath(data_dir),
-        )
-    )
+    kwargs = {"split": split, "batch_size": -1, "as_supervised": True,
+              "data_dir": None if data_dir is None else os.fspath(data_dir)}
+    try:
+        ds = tfds.load("mnist", download=False, **kwargs)
+    except Exception as e:  # tfds raises AssertionError / DatasetNotFoundError when nothing is prepared
+        if not _online():
+            raise DataNotFoundError(
+                f"tensorflow-datasets has no prepared MNIST in {kwargs['data_dir'] or 'its default data dir'} "
+                f"({type(e).__name__}) and cannot download it: {TFDS_HOST[0]} is unreachable. Use the IDX route "
+                "instead: load_mnist(split) with the four MNIST files in $NNE_DATA_DIR or data_dir=..., or "
+                "`nne-jax run --data-dir DIR` (see docs/data.md)."
+            ) from e
+        ds = tfds.load("mnist", download=True, **kwargs)
+    images, labels = tfds.as_numpy(ds)
     x = np.asarray(images, np.uint8).reshape(-1, 28, 28)
     x = x.astype(np.float32) / np.float32(255) if normalize else x
     return x, np.asarray(labels, np.int32)
