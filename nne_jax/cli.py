@@ -95,8 +95,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--seed: {err}") from None
     if args.offline:
         os.environ["NNE_OFFLINE"] = "1"
-    use_host_devices(args.devices)
     config = _load_config(args)
+    use_host_devices(args.devices)
     import jax
 
     from nne_jax.checkpoint import run_lock

@@ -215,7 +215,7 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
             if raw.lower() not in ("true", "false"):
                 raise ConfigError(f"{name} expects true or false, got {raw!r}")
             changes[name] = raw.lower() == "true"
-        elif raw.lower() == "none":
+        elif raw.lower() == "none" and not isinstance(current, str):  # fitness_shaping=none is the string
             changes[name] = None
         elif isinstance(current, tuple):
             changes[name] = tuple(_convert(name, v, float, "numbers separated by commas") for v in raw.split(","))
