@@ -20,7 +20,7 @@ import dataclasses
 import math
 from typing import Any
 
-from nne_jax.fitness import FITNESSES, Fitness, SHAPINGS
+from nne_jax.fitness import FITNESSES, SHAPINGS, Fitness
 from nne_jax.genetics import UPDATE_RULES
 from nne_jax.networks import check_logit_scale
 from nne_jax.schedules import CosineDecay

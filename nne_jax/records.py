@@ -73,8 +73,8 @@ def read_jsonl(path: str | Path, *, skip_bad: bool = False) -> list[dict[str, An
         try:
             record = json.loads(raw.decode())
             if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except (ValueError, UnicodeDecodeError) as err:
+                raise TypeError("not a JSON object")
+        except (ValueError, TypeError) as err:
             if i == last:
                 warnings.warn(f"{path}: dropping a torn last line {i + 1} ({len(raw)} bytes: {err})", stacklevel=2)
                 continue

@@ -29,7 +29,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nne_jax.checkpoint import list_checkpoints, remove_stale_temporaries, restore_checkpoint, run_lock, save_checkpoint
+from nne_jax.checkpoint import (
+    list_checkpoints,
+    remove_stale_temporaries,
+    restore_checkpoint,
+    run_lock,
+    save_checkpoint,
+)
 from nne_jax.config import ConfigError, RunConfig, check_seed
 from nne_jax.evaluation import network_accuracy
 from nne_jax.generation import MLPTask, mean_weights, mlp_task, run_generations

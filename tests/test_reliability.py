@@ -16,8 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nne_jax.checkpoint import (CheckpointsUnreadableError, RunLockedError, list_checkpoints, restore_checkpoint,
-                                run_lock, save_checkpoint)
+from nne_jax.checkpoint import (
+    CheckpointsUnreadableError,
+    RunLockedError,
+    list_checkpoints,
+    restore_checkpoint,
+    run_lock,
+    save_checkpoint,
+)
 from nne_jax.config import PRESETS, ConfigError, apply_overrides, with_fields
 from nne_jax.records import dumps_strict, read_jsonl, write_atomic
 from nne_jax.runner import NonFiniteFitnessError, ResumeRefusedError, evolve
@@ -48,8 +54,8 @@ def _generations(path):
 # 1 -------------------------------------------------------------------------------------------------
 def test_1_run_directory_lock_refuses_a_second_run_and_recovers_a_stale_one(tmp_path, data):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from nne_jax.checkpoint import run_lock\n"
-         "with run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(600)", str(tmp_path)],
+        [sys.executable, "-c", ("import sys, time; from nne_jax.checkpoint import run_lock\n"
+                                "with run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(600)"), str(tmp_path)],
         stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -215,7 +221,7 @@ def test_8_cli_exit_codes_one_line_errors_debug_and_version(tmp_path, capsys):
 
 # 9 -------------------------------------------------------------------------------------------------
 class _Trickle(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Length", "1000000")
         self.end_headers()
