@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ TASK = "0-4"
 GENERATIONS = 24
 # ours: a tiny problem, so dozens of processes fit in CI
 OVERRIDES = ["num_genes=200", "pop_size=20", "num_hidden=32", "eval_every=2", "batch_size=50", "per_class=20"]
+KINDS = ("sigkill", "corrupt_newest_checkpoint", "corrupt_all_checkpoints", "torn_metrics", "two_runs_one_directory",
+         "disk_full", "non_finite_fitness")
 COMPARED = ("generation", "test_accuracy", "mean_fitness", "best_fitness", "batch_accuracy", "allele_convergence")
 
 
@@ -316,14 +319,19 @@ def metrics_faults(lab: Lab, repeats: int) -> dict[str, Any]:
 
 
 def two_runs(lab: Lab) -> dict[str, Any]:
-    """A second run (another eps) started on a directory a first run is using."""
+    """A second run (another eps) started on a directory a first run is using (the first is paused with
+    SIGSTOP once it holds the lock, so the second surely meets it, then continued with SIGCONT)."""
     row = _row()
     run_dir = lab.root / "two_runs"
     first = lab.start(run_dir)
-    deadline = time.time() + 120
-    while not (run_dir / ".lock").exists() and first.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    code2, err2 = lab.run(run_dir, extra=["eps=2.0"])
+    deadline = time.time() + 300
+    while not lab.checkpoints(run_dir) and first.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    first.send_signal(signal.SIGSTOP)
+    try:
+        code2, err2 = lab.run(run_dir, extra=["eps=2.0"])
+    finally:
+        first.send_signal(signal.SIGCONT)
     first.communicate(timeout=600)
     row["injected"] = 1
     message = _one_line(err2)
@@ -415,6 +423,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--kills", type=int, help="number of SIGKILLs (default 20 quick, 40 full)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random kill moments")
     parser.add_argument("--out", type=Path, help="summary file (default results/reliability/summary.json)")
+    parser.add_argument("--only", nargs="+", choices=KINDS, help="run only these fault kinds (a CI slice)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     parser.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)
@@ -428,27 +437,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     kills = args.kills or (20 if args.quick else 40)
     repeats = 1 if args.quick else 2
+    out = args.out or RESULTS / "reliability" / "summary.json"
+    only = set(args.only or KINDS)
+    stages = [("sigkill", lambda lab: {"sigkill": sigkill(lab, kills)}),
+              ("corrupt_newest_checkpoint", lambda lab: dict(zip(("corrupt_newest_checkpoint", "corrupt_all_checkpoints"),
+                                                                 checkpoint_faults(lab, repeats)))),
+              ("torn_metrics", lambda lab: {"torn_metrics": metrics_faults(lab, repeats)}),
+              ("two_runs_one_directory", lambda lab: {"two_runs_one_directory": two_runs(lab)}),
+              ("disk_full", lambda lab: {"disk_full": disk_full(lab)}),
+              ("non_finite_fitness", lambda lab: {"non_finite_fitness": non_finite(lab)})]
+    faults: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    config = _config()
     with tempfile.TemporaryDirectory(prefix="nne_faults_") as tmp:
         lab = Lab(Path(tmp), random.Random(args.seed))
         lab.make_reference()
-        faults: dict[str, Any] = {"sigkill": sigkill(lab, kills)}
-        faults["corrupt_newest_checkpoint"], faults["corrupt_all_checkpoints"] = checkpoint_faults(lab, repeats)
-        faults["torn_metrics"] = metrics_faults(lab, repeats)
-        faults["two_runs_one_directory"] = two_runs(lab)
-        faults["disk_full"] = disk_full(lab)
-        faults["non_finite_fitness"] = non_finite(lab)
-    config = _config()
-    summary = {"faults": faults, "config": {**config.flat(), "overrides": OVERRIDES, "task": TASK,
-                                            "data": "synthetic: uniform noise 784 px, 100 train / 200 test, 5 classes (ours)"},
-               "seed": SEED, "kill_seed": args.seed, "quick": args.quick, "reference_seconds": lab.base_seconds,
-               **metadata(), "wall_seconds": time.perf_counter() - start}
-    out = args.out or RESULTS / "reliability" / "summary.json"
+        for name, stage in stages:
+            if name not in only and not (name == "corrupt_newest_checkpoint" and "corrupt_all_checkpoints" in only):
+                continue
+            try:
+                faults.update(stage(lab))
+            except Exception:  # noqa: BLE001 - recorded in the summary (an experiment bug, not a fault outcome)
+                faults[name] = {**_row(), "error": traceback.format_exc()[-3000:]}
+            summary = {"faults": faults, "complete": False,
+                       "config": {**config.flat(), "overrides": OVERRIDES, "task": TASK,
+                                  "data": "synthetic: uniform noise 784 px, 100 train / 200 test, 5 classes (ours)"},
+                       "seed": SEED, "kill_seed": args.seed, "quick": args.quick, "reference_seconds": lab.base_seconds,
+                       **metadata(), "wall_seconds": time.perf_counter() - start}
+            write_json(out, summary)  # after every stage: a partial summary survives an interrupted experiment
+    summary["complete"] = True
     write_json(out, summary)
     print(f"{'fault':28s} injected  recovered_exact  refused_with_message  data_lost")
     for name, row in faults.items():
         print(f"{name:28s} {row['injected']:8d}  {row['recovered_exact']:15d}  {row['refused_with_message']:20d}  {row['data_lost']:9d}"
               + (f"  (skipped: {row['skipped']})" if "skipped" in row else ""))
     print(f"wrote {out} in {summary['wall_seconds']:.0f} s")
+    if any("error" in row for row in faults.values()):
+        sys.exit("some fault stages failed: see 'error' in " + str(out))
     return summary
 
 

@@ -144,12 +144,14 @@ def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> 
     out = args.out
     data = load_task_data(args.task, preset.per_class, seed)
     stem = f"{args.task}_{preset.name}_seed{seed}"
-    run = evolve(preset, args.task, seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True))
+    run = evolve(preset, args.task, seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True),
+                 restart=getattr(args, "restart", False))
     mlp, state, curves = run["task"], run["state"], run["curves"]
     evals = evaluate_allele_freqs(mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]),
                                   jax.random.PRNGKey(40_000 + seed))
     meta = metadata(command)
     result: dict[str, Any] = {"config": run["config"], "seed": seed, **meta, "wall_seconds": run["train_seconds"],
+                              "generations_run": run["generations"], "resumed_from": run["resumed_from"],
                               "train_size": len(data["train_x"]), "test_size": len(data["test_x"]),
                               "num_outputs": mlp.arch.num_classes if hasattr(mlp.arch, "num_classes") else None,
                               "curves": curves, "final": {k: 100 * v for k, v in evals.items()}}
@@ -207,6 +209,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--peer-generations", type=int, default=0,
                         help="also run evosax Open_ES (σ 0.02, lr 0.01) on the same network for this many generations (same plot)")
     parser.add_argument("--devices", type=int, default=None, help="XLA CPU devices to split the population over (default: one per core)")
+    parser.add_argument("--restart", action="store_true",
+                        help="if a run's checkpoints exist but none is readable, start it again (they are kept aside)")
     args = parser.parse_args(argv)
     if args.seed is not None and args.seeds is not None:
         parser.error("give --seed or --seeds, not both")
