@@ -23,15 +23,22 @@ import jax.numpy as jnp
 import numpy as np
 
 import nne_jax as nj
-from experiments.common import RESULTS, add_allow_dirty, metadata, replace_rows, require_clean, write_json
+from experiments.common import (
+    RESULTS,
+    add_allow_dirty,
+    metadata,
+    replace_rows,
+    require_clean,
+    write_json,
+)
 from experiments.presets import PAPER_TABLE1
 from nne_jax.backprop import masked_mlp_logits, train_masked_mlp, train_readout_signsgd
 from nne_jax.cli import add_data_arguments, configure_logging, resolve_data_arguments
-from nne_jax.config import PRESETS, apply_overrides, with_fields
+from nne_jax.config import PRESETS, apply_overrides
 from nne_jax.data import DataError
 from nne_jax.data.tasks import TASK_CLASSES as CLASSES
 from nne_jax.data.tasks import load_task_data
-from nne_jax.evaluation import evaluate_allele_freqs, network_accuracy
+from nne_jax.evaluation import evaluate_allele_freqs
 from nne_jax.parallel import use_host_devices
 from nne_jax.runner import evolve, make_task
 
@@ -148,12 +155,14 @@ def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> 
     out = args.out
     data = load_data(args, preset, seed)
     stem = f"{args.task}_{preset.name}_seed{seed}"
-    run = evolve(preset, args.task, seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True), bar=None)
+    run = evolve(preset, args.task, seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True), bar=None,
+                 restart=getattr(args, "restart", False))
     mlp, state, curves = run["task"], run["state"], run["curves"]
     evals = evaluate_allele_freqs(mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]),
                                   jax.random.PRNGKey(40_000 + seed))
     meta = metadata(command)
     result: dict[str, Any] = {"config": run["config"], "seed": seed, **meta, "wall_seconds": run["train_seconds"],
+                              "generations_run": run["generations"], "resumed_from": run["resumed_from"],
                               "train_size": len(data["train_x"]), "test_size": len(data["test_x"]),
                               "num_outputs": mlp.arch.num_classes if hasattr(mlp.arch, "num_classes") else None,
                               "dataset": data["dataset"],
@@ -224,6 +233,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="also run evosax Open_ES (σ 0.02, lr 0.01) on the same network for this many generations (same plot)")
     parser.add_argument("--devices", type=int, default=None, help="XLA CPU devices to split the population over (default: one per core)")
     add_allow_dirty(parser)
+    parser.add_argument("--restart", action="store_true",
+                        help="if a run's checkpoints exist but none is readable, start it again (they are kept aside)")
     args = parser.parse_args(argv)
     configure_logging()
     if args.seed is not None and args.seeds is not None:

@@ -32,8 +32,17 @@ from typing import Any
 from nne_jax import __version__
 from nne_jax.config import PRESETS, RunConfig, apply_overrides, check_seed, with_fields
 
-__all__ = ["main", "UsageError", "guarded", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "add_data_arguments", "configure_logging",
-           "resolve_data_arguments"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "add_data_arguments",
+    "configure_logging",
+    "guarded",
+    "main",
+    "resolve_data_arguments",
+]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -179,8 +188,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     except SystemExit as err:
         raise UsageError(str(err)) from None
     task = data_args.pop("task")
-    use_host_devices(args.devices)
     config = _load_config(args)
+    use_host_devices(args.devices)
     import jax
 
     from nne_jax.checkpoint import run_lock

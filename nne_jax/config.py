@@ -20,7 +20,7 @@ import dataclasses
 import math
 from typing import Any
 
-from nne_jax.fitness import FITNESSES, Fitness, SHAPINGS
+from nne_jax.fitness import FITNESSES, SHAPINGS, Fitness
 from nne_jax.genetics import UPDATE_RULES
 from nne_jax.networks import check_logit_scale
 from nne_jax.schedules import CosineDecay
@@ -215,7 +215,7 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
             if raw.lower() not in ("true", "false"):
                 raise ConfigError(f"{name} expects true or false, got {raw!r}")
             changes[name] = raw.lower() == "true"
-        elif raw.lower() == "none":
+        elif raw.lower() == "none" and not isinstance(current, str):  # fitness_shaping=none is the string
             changes[name] = None
         elif isinstance(current, tuple):
             changes[name] = tuple(_convert(name, v, float, "numbers separated by commas") for v in raw.split(","))

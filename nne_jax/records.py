@@ -73,8 +73,8 @@ def read_jsonl(path: str | Path, *, skip_bad: bool = False) -> list[dict[str, An
         try:
             record = json.loads(raw.decode())
             if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except (ValueError, UnicodeDecodeError) as err:
+                raise TypeError("not a JSON object")
+        except (ValueError, TypeError) as err:
             if i == last:
                 warnings.warn(f"{path}: dropping a torn last line {i + 1} ({len(raw)} bytes: {err})", stacklevel=2)
                 continue
@@ -101,6 +101,9 @@ def write_atomic(path: str | Path, text: str) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)  # not mkstemp's 0600
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()

@@ -21,27 +21,33 @@ metrics and results are strict JSON (non-finite → ``null``).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nne_jax.checkpoint import list_checkpoints, remove_stale_temporaries, restore_checkpoint, run_lock, save_checkpoint
+from nne_jax.checkpoint import (
+    list_checkpoints,
+    remove_stale_temporaries,
+    restore_checkpoint,
+    run_lock,
+    save_checkpoint,
+)
 from nne_jax.config import ConfigError, RunConfig, check_seed
 from nne_jax.evaluation import network_accuracy
 from nne_jax.generation import MLPTask, mean_weights, mlp_task, run_generations
 from nne_jax.parallel import population_mesh
-from nne_jax.records import append_jsonl, dumps_strict, read_jsonl, write_atomic
 from nne_jax.progress import Progress
+from nne_jax.records import append_jsonl, dumps_strict, read_jsonl, write_atomic
 from nne_jax.strategy import NNEState
 
-__all__ = ["evolve", "make_task", "ResumeRefusedError", "NonFiniteFitnessError", "clipped_fraction", "CLIP_WARN_FRACTION"]
+__all__ = ["CLIP_WARN_FRACTION", "NonFiniteFitnessError", "ResumeRefusedError", "clipped_fraction", "evolve", "make_task"]
 
 #: the runner warns when more than this fraction of equation (3)'s multipliers ``1 + ε f`` clip at 0 (ours)
 CLIP_WARN_FRACTION = 0.1

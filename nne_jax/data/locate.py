@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nne_jax.data.checksums import Sha256Table, file_sha256, verify_file
-from nne_jax.data.download import DownloadError, download_file
+from nne_jax.data.download import OFFLINE_REASON, DownloadError, download_file, offline
 from nne_jax.data.errors import DataError, DataNotFoundError
 from nne_jax.data.idx import decode_idx
 
@@ -113,8 +113,10 @@ def locate_files(
     failures: list[str] = []
     if not mirrors:
         failures.append("downloads disabled (no mirrors given)")
+    elif offline():
+        failures.append(OFFLINE_REASON)
     for i, stem in enumerate(stems):
-        if paths[i] is not None or not mirrors:
+        if paths[i] is not None or not mirrors or offline():
             continue
         name = f"{stem}.gz"
         try:
