@@ -24,6 +24,8 @@ from typing import Any
 import flax.serialization
 import numpy as np
 
+from nne_jax.registry import stable_name
+
 __all__ = ["save_checkpoint", "restore_checkpoint", "list_checkpoints", "ConfigMismatchError"]
 
 _PREFIX = "ckpt_"
@@ -35,7 +37,7 @@ class ConfigMismatchError(ValueError):
 
 
 def _canonical(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, default=str)
+    return json.dumps(config, sort_keys=True, default=stable_name)  # callables: no memory address
 
 
 def list_checkpoints(directory: str | Path) -> list[Path]:
