@@ -20,7 +20,7 @@ from nne_jax.generation import MLPTask, Metrics, distinct_indices, make_generati
 from nne_jax.genetics import allele_rewards, multiplicative_weights_update, sample_genotypes, update_allele_freqs
 from nne_jax.networks import MaskedMLP, dense_forward, dense_params, linear_forward, masked_mlp, mlp_forward
 from nne_jax.population import PATHS, population_logits
-from nne_jax.strategy import NNE, NNEState
+from nne_jax.strategy import NNE, NNEParams, NNEState, TellMetrics
 from nne_jax.weights import WeightGeneration, dense_matrix, generate_weights, generate_weights_t, weight_generation
 from nne_jax.deep import DeepMLP, DeepTask, deep_forward, deep_forward_population, deep_mlp, deep_task
 
@@ -32,6 +32,8 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 __all__ = [
     "NNE",
     "NNEState",
+    "NNEParams",
+    "TellMetrics",
     "PRESETS",
     "RunConfig",
     "Fitness",

@@ -37,6 +37,8 @@ from typing import Any
 import flax.serialization
 import numpy as np
 
+from nne_jax.registry import stable_name
+
 __all__ = ["save_checkpoint", "restore_checkpoint", "list_checkpoints", "ConfigMismatchError", "CheckpointsUnreadableError",
            "RunLockedError", "run_lock", "remove_stale_temporaries", "fault_point"]
 
@@ -154,7 +156,7 @@ def fault_point(name: str, fh: Any = None, data: bytes = b"") -> None:
 
 
 def _canonical(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, default=str)
+    return json.dumps(config, sort_keys=True, default=stable_name)  # callables: no memory address
 
 
 def list_checkpoints(directory: str | Path) -> list[Path]:

@@ -15,6 +15,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from nne_jax.registry import Registry
+
 Array = jax.Array
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "SHAPINGS",
     "standardize",
     "centered_ranks",
+    "replace_nonfinite",
 ]
 
 
@@ -53,6 +56,20 @@ def accuracy(logits: Array, labels: Array) -> Array:
     return jnp.mean(jnp.argmax(logits, axis=-1) == labels, axis=-1)
 
 
+def replace_nonfinite(fitness: Array) -> tuple[Array, Array]:
+    """The non-finite fitness policy of :meth:`~nne_jax.strategy.NNE.tell`: ``(N,) -> ((N,), count)``.
+
+    A non-finite value (NaN, ``±inf``) becomes the generation's worst *finite* fitness, so it ranks
+    last and adds no information beyond "worst"; finite values are returned bit for bit. ``count`` is
+    the int32 number replaced. If no value is finite, the result is all zeros (the caller skips the
+    update; see ``tell``).
+    """
+    finite = jnp.isfinite(fitness)
+    worst = jnp.min(jnp.where(finite, fitness, jnp.inf))
+    worst = jnp.where(jnp.isfinite(worst), worst, 0.0)
+    return jnp.where(finite, fitness, worst), jnp.sum(~finite).astype(jnp.int32)
+
+
 def standardize(fitness: Array) -> Array:
     """``(δ − mean) / std`` over the population (0 where all fitness values are equal)."""
     centred = fitness - jnp.mean(fitness)
@@ -61,8 +78,12 @@ def standardize(fitness: Array) -> Array:
 
 
 def centered_ranks(fitness: Array) -> Array:
-    """Ranks mapped linearly onto [-0.5, 0.5] (ties broken by index), as in OpenAI-ES."""
+    """Ranks mapped linearly onto [-0.5, 0.5] (ties broken by index), as in OpenAI-ES.
+
+    NaN ranks as the worst (like ``-inf``), never as the best (``argsort`` alone would put it last).
+    """
     n = fitness.shape[0]
+    fitness = jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)
     ranks = jnp.argsort(jnp.argsort(fitness)).astype(jnp.float32)
     return ranks / max(n - 1, 1) - 0.5
 
@@ -91,8 +112,12 @@ class Fitness:
         return FITNESSES[self.name](logits / self.temperature, labels)
 
 
-SHAPINGS: dict[str, Callable[[Array], Array]] = {
-    "none": lambda fitness: fitness,
-    "standardize": standardize,
-    "centered_ranks": centered_ranks,
-}
+def no_shaping(fitness: Array) -> Array:
+    """The paper: the raw fitness, unchanged."""
+    return fitness
+
+
+SHAPINGS: Registry[Callable[[Array], Array]] = Registry(
+    "fitness_shaping", {"none": no_shaping, "standardize": standardize, "centered_ranks": centered_ranks}
+)
+"""Fitness shapings ``(N,) -> (N,)`` by name; ``SHAPINGS.register(name, fn)`` adds one."""

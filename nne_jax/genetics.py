@@ -15,6 +15,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from nne_jax.registry import Registry
+
 Array = jax.Array
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "update_allele_freqs",
     "multiplicative_weights_update",
     "UPDATE_RULES",
+    "clipped_fraction",
 ]
 
 
@@ -125,9 +128,18 @@ def multiplicative_weights_update(allele_freqs: Array, f: Array, f_bar: Array, e
     return jnp.clip(jnp.where(den > 0, new_p, p), 0.0, 1.0)
 
 
+def clipped_fraction(f: Array, f_bar: Array, eps: float | Array) -> Array:
+    """Fraction of equation (3)'s ``2n`` multipliers ``1 + ε f(i)``, ``1 + ε f̄(i)`` below 0 (clipped to 0).
+
+    Non-zero only for fitness that can be negative (a user's own); such an allele leaves no progeny, and
+    where every multiplier clips nothing learns. Scalar float32 in [0, 1].
+    """
+    return jnp.mean(jnp.concatenate([1.0 + eps * f < 0.0, 1.0 + eps * f_bar < 0.0]).astype(jnp.float32))
+
+
 UpdateRule = Callable[[Array, Array, Array, "float | Array"], Array]
 
-UPDATE_RULES: dict[str, UpdateRule] = {
-    "weak_selection": update_allele_freqs,
-    "multiplicative_weights": multiplicative_weights_update,
-}
+UPDATE_RULES: Registry[UpdateRule] = Registry(
+    "update_rule", {"weak_selection": update_allele_freqs, "multiplicative_weights": multiplicative_weights_update}
+)
+"""Update rules ``(p, f, f̄, ε) -> p'`` (all ``(n,)``, ``ε`` a scalar) by name; ``UPDATE_RULES.register`` adds one."""
