@@ -51,7 +51,7 @@ class Progress:
 
             # tqdm's own rate and ETA would include compilation: the postfix carries the steady ones
             self._bar = tqdm(total=total, initial=start, desc=label, unit="gen", file=self.stream, mininterval=0,
-                             ncols=_columns(self.stream),
+                             ncols=_size(self.stream).columns or 120, nrows=_size(self.stream).lines or 40,
                              bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} gen [{elapsed}]{postfix}")
 
     @property
@@ -96,12 +96,13 @@ class Progress:
             self._bar.close()
 
 
-def _columns(stream: IO[str], default: int = 120) -> int:
-    """The terminal's width; ``default`` where it reports none (a fresh pseudo-terminal says 0 columns)."""
+def _size(stream: IO[str]) -> os.terminal_size:
+    """The terminal's size; 0 columns and lines where it reports none (a fresh pseudo-terminal), where
+    tqdm would draw a zero-width bar or hide it as below the screen, so the caller substitutes defaults."""
     try:
-        return os.get_terminal_size(stream.fileno()).columns or default
+        return os.get_terminal_size(stream.fileno())
     except (AttributeError, ValueError, OSError):
-        return default
+        return os.terminal_size((0, 0))
 
 
 def _isatty(stream: IO[str]) -> bool:
