@@ -8,6 +8,7 @@ the steady generations per second of the chunks after the first, and an ETA from
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import IO, Any
@@ -50,7 +51,8 @@ class Progress:
 
             # tqdm's own rate and ETA would include compilation: the postfix carries the steady ones
             self._bar = tqdm(total=total, initial=start, desc=label, unit="gen", file=self.stream, mininterval=0,
-                             bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} gen [{elapsed}] {postfix}")
+                             ncols=_size(self.stream).columns or 120, nrows=_size(self.stream).lines or 40,
+                             bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} gen [{elapsed}]{postfix}")
 
     @property
     def is_bar(self) -> bool:
@@ -80,7 +82,9 @@ class Progress:
         stats = (f"mean fitness {metrics['mean_fitness']:.3f}  test acc (W·p) {100 * metrics['test_accuracy']:5.2f}%  "
                  f"p near 0/1: {100 * metrics['near_0_or_1']:4.1f}%")
         if self._bar is not None:
-            self._bar.set_postfix_str(f"{speed.strip()}, {stats}, {eta}", refresh=False)
+            self._bar.set_postfix_str(f"{speed.strip()}, fitness {metrics['mean_fitness']:.3f}, acc "
+                                      f"{100 * metrics['test_accuracy']:.2f}%, near 0/1 {100 * metrics['near_0_or_1']:.1f}%, "
+                                      f"{eta.replace('  ', ' ')}", refresh=False)
             self._bar.update(generation - self._bar.n)
         else:
             self._log(f"{self.label} gen {generation:6d}/{self.total}  {speed}  {stats}  {eta}")
@@ -90,6 +94,15 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def _size(stream: IO[str]) -> os.terminal_size:
+    """The terminal's size; 0 columns and lines where it reports none (a fresh pseudo-terminal), where
+    tqdm would draw a zero-width bar or hide it as below the screen, so the caller substitutes defaults."""
+    try:
+        return os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return os.terminal_size((0, 0))
 
 
 def _isatty(stream: IO[str]) -> bool:

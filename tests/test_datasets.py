@@ -77,6 +77,7 @@ def test_nne_jax_run_on_a_kmnist_style_directory_end_to_end(kmnist, tmp_path, ca
     saved = json.loads((out / "result.json").read_text())
     assert saved["dataset"]["files"] == digests
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+    assert main(["plot", str(out)]).stat().st_size > 10_000  # the run's curves
 
 
 def test_sha256_table_classes_and_label_positions(kmnist, tmp_path):

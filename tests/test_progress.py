@@ -64,7 +64,7 @@ def test_tqdm_bar_on_a_pseudo_terminal():
     os.close(master)
     out = b"".join(chunks).decode()
     assert "\r" in out and "█" in out and "30/30 gen" in out  # a redrawn bar, filled to the end
-    assert "5.00 gen/s" in out and "test acc (W·p) 50.00%" in out
+    assert "5.00 gen/s" in out and "acc 50.00%" in out
     assert "compilation ≈ 30.0 s" in out  # reported once, above the bar
     assert out.count("compilation ≈") == 1 and "gen     10/30" not in out  # no plain lines
 
@@ -79,3 +79,34 @@ def test_library_messages_go_through_logging_to_stdout(capsys):
     logger.info("resumed from generation %d in %s", 20, "runs/x")
     logging.getLogger("nne_jax.runner").debug("not shown at INFO")
     assert capsys.readouterr().out == "resumed from generation 20 in runs/x\n"
+
+
+def test_nne_jax_run_draws_a_bar_on_a_terminal(tmp_path):
+    """End to end: ``nne-jax run`` with its stdout on a pseudo-terminal draws the bar, not plain lines."""
+    import subprocess
+    import sys
+
+    from test_datasets import write_kmnist_style
+
+    write_kmnist_style(tmp_path / "data")
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    cmd = [sys.executable, "-m", "nne_jax", "run", "--data-dir", str(tmp_path / "data"), "--sha256", "none", "--classes", "0,1",
+           "--preset", "smoke", "--generations", "30", "--set", "num_hidden=50", "--out", str(tmp_path / "run"), "--devices", "1"]
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    out = b"".join(chunks).decode()
+    assert "█" in out and "\r" in out and "30/30 gen" in out and "gen/s" in out
+    assert out.count("compilation ≈") == 1 and "gen     30/30" not in out  # the bar, not the plain lines
