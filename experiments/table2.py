@@ -180,7 +180,7 @@ class Model:
         self.path = _ckpt_path(out, spec, h, seed, args.per_class)
         ro0: dnn.Readout = ctx["readout0"]
         self.dual = spec.kind == "dnn" and spec.k_cap is None and h > ctx["n"]
-        self.opt = dnn.make_optimizer(spec.kind, spec.lr) if spec.kind != "dnn" else None
+        self.opt = dnn.make_optimizer(spec.kind, spec.lr) if not spec.kind.startswith("dnn") else None
         self.state: dict[str, Any] = {"epoch": 0, "wall": 0.0, "curve_epoch": [], "curve_acc": [], "train_acc": [], "loss": [], "update_fraction": []}
         if self.dual:
             self.state["coef"] = jnp.zeros((ctx["n"], ro0.b.shape[0]), jnp.float32)

@@ -63,7 +63,8 @@ def test_degenerate_genes_get_no_update_and_no_nan():
     assert np.all(np.isfinite(np.asarray(f))) and np.all(np.isfinite(np.asarray(fb)))
     np.testing.assert_allclose(np.asarray(f)[:2], [7 / 3, 7 / 3], rtol=1e-6)
     np.testing.assert_allclose(np.asarray(fb)[:2], [7 / 3, 7 / 3], rtol=1e-6)
-    np.testing.assert_allclose(float(f[2]), 2.5) and np.testing.assert_allclose(float(fb[2]), 2.0)
+    np.testing.assert_allclose(float(f[2]), 2.5)
+    np.testing.assert_allclose(float(fb[2]), 2.0)
     p = jnp.array([0.9, 0.2, 0.5])
     for rule in (update_allele_freqs, multiplicative_weights_update):
         new = np.asarray(rule(p, f, fb, 0.3))

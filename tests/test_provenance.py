@@ -20,7 +20,7 @@ def test_git_commit_ignores_changes_under_results(tmp_path):
     (tmp_path / "code.py").write_text("x = 1\n")
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "init")
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
     assert common.git_commit(tmp_path) == sha
     (tmp_path / "results" / "r.json").write_text('{"new": 1}')  # a result rewritten: still clean
     assert common.git_commit(tmp_path) == sha
