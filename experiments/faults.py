@@ -344,11 +344,11 @@ def two_runs(lab: Lab) -> dict[str, Any]:
 
 
 def disk_full(lab: Lab) -> dict[str, Any]:
-    """The run directory on a tiny tmpfs that fills mid-run; then more room and a resume."""
+    """The run directory on a tiny tmpfs (20 KiB: five 4 KiB pages) that fills mid-run; then more room and a resume."""
     row = _row()
     mnt = lab.root / "tmpfs"
     mnt.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mnt)], capture_output=True, text=True,
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20k", "tmpfs", str(mnt)], capture_output=True, text=True,
                              check=False)
     if mounted.returncode != 0:
         row["skipped"] = f"cannot mount a tmpfs here: {(mounted.stderr or mounted.stdout).strip() or 'mount failed'}"
@@ -356,8 +356,11 @@ def disk_full(lab: Lab) -> dict[str, Any]:
     try:
         run_dir = mnt / "run"
         code, err = lab.run(run_dir)
-        row["injected"] = 1
         message = _one_line(err)
+        if code == 0:  # the run fitted: no fault was injected
+            row["skipped"] = "the run fitted in the tmpfs: the disk never filled"
+            return row
+        row["injected"] = 1
         row["refused_with_message"] = int(code == 1 and "No space left" in message)
         subprocess.run(["mount", "-o", "remount,size=16m", str(mnt)], check=True)
         code2, _ = lab.run(run_dir)
@@ -417,6 +420,34 @@ def non_finite(lab: Lab) -> dict[str, Any]:
     return row
 
 
+def merge(parts: list[Path], out: Path) -> dict[str, Any]:
+    """One summary from the summaries of ``--only`` runs of the same settings (e.g. run side by side)."""
+    import json
+
+    from experiments.common import metadata, write_json
+
+    loaded = [json.loads(Path(p).read_text()) for p in parts]
+    faults: dict[str, Any] = {}
+    for part in loaded:
+        faults.update(part["faults"])
+    summary = {**loaded[0], "faults": faults, "complete": set(KINDS) <= set(faults) and not any("error" in r for r in faults.values()),
+               "parts": [{"kinds": sorted(p["faults"]), **{k: p[k] for k in ("command", "git_commit", "timestamp", "wall_seconds")}}
+                         for p in loaded],
+               **metadata(), "wall_seconds": max(p["wall_seconds"] for p in loaded),
+               "wall_seconds_note": "the parts ran side by side: the longest part's wall time"}
+    write_json(out, summary)
+    _print_table(faults)
+    print(f"wrote {out}")
+    return summary
+
+
+def _print_table(faults: dict[str, Any]) -> None:
+    print(f"{'fault':28s} injected  recovered_exact  refused_with_message  data_lost")
+    for name, row in faults.items():
+        print(f"{name:28s} {row['injected']:8d}  {row['recovered_exact']:15d}  {row['refused_with_message']:20d}  {row['data_lost']:9d}"
+              + (f"  (skipped: {row['skipped']})" if "skipped" in row else ""))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI size: 20 kills, each other fault once")
@@ -424,6 +455,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random kill moments")
     parser.add_argument("--out", type=Path, help="summary file (default results/reliability/summary.json)")
     parser.add_argument("--only", nargs="+", choices=KINDS, help="run only these fault kinds (a CI slice)")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="PART",
+                        help="combine the summaries of --only runs (run side by side) into --out")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     parser.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)
@@ -434,6 +467,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from experiments.common import RESULTS, metadata, write_json
 
+    if args.merge:
+        return merge(args.merge, args.out or RESULTS / "reliability" / "summary.json")
     start = time.perf_counter()
     kills = args.kills or (20 if args.quick else 40)
     repeats = 1 if args.quick else 2
@@ -467,10 +502,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             write_json(out, summary)  # after every stage: a partial summary survives an interrupted experiment
     summary["complete"] = True
     write_json(out, summary)
-    print(f"{'fault':28s} injected  recovered_exact  refused_with_message  data_lost")
-    for name, row in faults.items():
-        print(f"{name:28s} {row['injected']:8d}  {row['recovered_exact']:15d}  {row['refused_with_message']:20d}  {row['data_lost']:9d}"
-              + (f"  (skipped: {row['skipped']})" if "skipped" in row else ""))
+    _print_table(faults)
     print(f"wrote {out} in {summary['wall_seconds']:.0f} s")
     if any("error" in row for row in faults.values()):
         sys.exit("some fault stages failed: see 'error' in " + str(out))
