@@ -101,7 +101,12 @@ class Lab:
 
     def run(self, run_dir: Path, extra: list[str] = (), restart: bool = False, kill_at: str | None = None) -> tuple[int, str]:
         proc = self.start(run_dir, extra, restart, kill_at)
-        _, err = proc.communicate(timeout=600)
+        try:
+            _, err = proc.communicate(timeout=1800)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave a worker behind
+            proc.communicate()
+            raise
         return proc.returncode, err
 
     def make_reference(self) -> None:
