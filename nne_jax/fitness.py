@@ -33,9 +33,43 @@ __all__ = [
 ]
 
 
+BATCH_INVARIANT_MAX_CLASSES = 64  # log_softmax: a fixed-order sum over up to this many classes
+
+
+def log_softmax(logits: Array) -> Array:
+    """``log_softmax`` over the last axis whose result does not depend on the leading shape (ours).
+
+    ``jax.nn.log_softmax`` sums ``exp`` over the classes in one XLA reduction, and XLA:CPU orders that
+    reduction differently for different leading shapes, so the same row gives results 1 ulp apart
+    inside and outside ``jax.vmap`` (a vmapped sweep then drifts ~1e-5 from its single runs over a
+    few generations). For ``C <= BATCH_INVARIANT_MAX_CLASSES`` the sum here is a fixed left-to-right
+    chain of elementwise adds, identical for every leading shape; above that it is ``jnp.sum``.
+    """
+    logits = logits.astype(jnp.float32)
+    shifted = logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+    exps = jnp.exp(shifted)
+    if logits.shape[-1] <= BATCH_INVARIANT_MAX_CLASSES:
+        total = exps[..., 0]
+        for c in range(1, logits.shape[-1]):
+            total = total + exps[..., c]
+    else:
+        total = jnp.sum(exps, axis=-1)
+    return shifted - jnp.log(total)[..., None]
+
+
+def example_mean(values: Array) -> Array:
+    """Mean over the last (examples) axis of a materialised array: ``(..., B) -> (...)``.
+
+    The optimisation barrier keeps XLA from fusing the per-example loss into the reduction; fused,
+    XLA:CPU orders the sum differently for different leading shapes (see :func:`log_softmax`), and a
+    vmapped run would no longer equal its single run bit for bit.
+    """
+    return jnp.mean(jax.lax.optimization_barrier(values), axis=-1)
+
+
 def cross_entropy(logits: Array, labels: Array) -> Array:
     """Per-example cross-entropy: logits ``(..., B, C)``, int labels ``(B,)`` → ``(..., B)``."""
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    logp = log_softmax(logits)
     return -jnp.take_along_axis(logp, jnp.broadcast_to(labels[..., None], logp.shape[:-1] + (1,)), axis=-1)[..., 0]
 
 
@@ -43,12 +77,12 @@ def delta_fitness(logits: Array, labels: Array) -> Array:
     """The paper's ``δ_x``: logits ``(..., B, C)``, labels ``(B,)`` → ``(...)`` in ``[0, (log C)²]``."""
     alpha = jnp.log(logits.shape[-1])
     loss = cross_entropy(logits, labels)
-    return jnp.mean(jnp.maximum(0.0, alpha**2 - loss**2), axis=-1)
+    return example_mean(jnp.maximum(0.0, alpha**2 - loss**2))
 
 
 def neg_cross_entropy(logits: Array, labels: Array) -> Array:
     """``−mean_s L_s``: logits ``(..., B, C)``, labels ``(B,)`` → ``(...)`` (no clipping: a signal on every example)."""
-    return -jnp.mean(cross_entropy(logits, labels), axis=-1)
+    return -example_mean(cross_entropy(logits, labels))
 
 
 def accuracy(logits: Array, labels: Array) -> Array:
