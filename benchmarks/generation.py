@@ -30,6 +30,7 @@ On CPU the population is split over one XLA CPU device per core (``--devices``, 
 cores), which is how ``nne_jax.parallel`` runs on a CPU host. On a GPU/TPU just run the same
 command there; results go to ``results/benchmarks/<device-kind>.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -150,9 +151,21 @@ def runner_seconds(nne: nj.NNE, task: nj.MLPTask, state: Any, batch: int, reps: 
     return timed(run, state, reps=reps) / RUNNER_CHUNK
 
 
-def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps: int, pop_chunk: int | None, mesh: Any,
-                 measure_rss: bool = False, runner: bool = False, beta: float = 0.0025) -> dict[str, Any]:
-    """One row. ``beta``: density of ``W`` (the paper's 0.0025; a preset may use another). ``measure_rss``: record the process's peak RSS before the config and right after its
+def bench_config(
+    pop: int,
+    genes: int,
+    batch: int,
+    hidden: int,
+    path: str,
+    reps: int,
+    pop_chunk: int | None,
+    mesh: Any,
+    measure_rss: bool = False,
+    runner: bool = False,
+    beta: float = 0.0025,
+) -> dict[str, Any]:
+    """One row. ``beta``: density of ``W`` (the paper's 0.0025; a preset may use another).
+    ``measure_rss``: record the process's peak RSS before the config and right after its
     timed generations (meaningful only in a fresh process: see :func:`single_in_subprocess`).
     ``runner``: also time generations inside the ``lax.scan`` runner (:func:`runner_seconds`)."""
     rss_before = max_rss_bytes() if measure_rss else None
@@ -177,13 +190,33 @@ def bench_config(pop: int, genes: int, batch: int, hidden: int, path: str, reps:
     mem = compiled.memory_analysis()
     peak_mem = None if mem is None else int(mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes)
     done, dense = flops(path, task, pop, batch)
-    return {"N": pop, "n": genes, "B": batch, "h": hidden, "beta": beta, "path": path, "devices": 1 if task.mesh is None else mesh.size,
-            "pop_chunk": pop_chunk, "seconds_per_generation": seconds, "generations_per_second": 1.0 / seconds,
-            "evals_per_second": pop / seconds, "flops_done": done, "flops_dense_equivalent": dense, "peak_memory_bytes": peak_mem,
-            "runner_seconds_per_generation": in_runner, "numpy_seconds_per_generation": None, "numpy_naive_seconds_per_generation": None, "numpy_naive_timed_genotypes": None,
-            "numpy_naive_seconds_per_genotype": None, "numpy_naive_update_seconds": None, "numpy_naive_dense_W_bytes": None,
-            "numpy_naive_max_abs_delta_diff_vs_optimised": None, "evosax_seconds_per_generation": None,
-            "peak_rss_bytes": rss_after, "rss_before_config_bytes": rss_before}
+    return {
+        "N": pop,
+        "n": genes,
+        "B": batch,
+        "h": hidden,
+        "beta": beta,
+        "path": path,
+        "devices": 1 if task.mesh is None else mesh.size,
+        "pop_chunk": pop_chunk,
+        "seconds_per_generation": seconds,
+        "generations_per_second": 1.0 / seconds,
+        "evals_per_second": pop / seconds,
+        "flops_done": done,
+        "flops_dense_equivalent": dense,
+        "peak_memory_bytes": peak_mem,
+        "runner_seconds_per_generation": in_runner,
+        "numpy_seconds_per_generation": None,
+        "numpy_naive_seconds_per_generation": None,
+        "numpy_naive_timed_genotypes": None,
+        "numpy_naive_seconds_per_genotype": None,
+        "numpy_naive_update_seconds": None,
+        "numpy_naive_dense_W_bytes": None,
+        "numpy_naive_max_abs_delta_diff_vs_optimised": None,
+        "evosax_seconds_per_generation": None,
+        "peak_rss_bytes": rss_after,
+        "rss_before_config_bytes": rss_before,
+    }
 
 
 SINGLE_MARKER = "SINGLE_ROW_JSON "
@@ -203,7 +236,7 @@ def parse_single_output(stdout: str) -> dict[str, Any]:
     lines = [line for line in stdout.splitlines() if line.startswith(SINGLE_MARKER)]
     if not lines:
         raise ValueError("no " + SINGLE_MARKER.strip() + " line in the output of the --single run")
-    return json.loads(lines[-1][len(SINGLE_MARKER):])
+    return json.loads(lines[-1][len(SINGLE_MARKER) :])
 
 
 def run_single(values: list[str], reps: int) -> dict[str, Any]:
@@ -215,8 +248,9 @@ def run_single(values: list[str], reps: int) -> dict[str, Any]:
     return row
 
 
-def single_in_subprocess(pop: int, genes: int, batch: int, hidden: int, path: str, pop_chunk: int | None, reps: int,
-                         timeout: float = 600.0) -> dict[str, Any]:
+def single_in_subprocess(
+    pop: int, genes: int, batch: int, hidden: int, path: str, pop_chunk: int | None, reps: int, timeout: float = 600.0
+) -> dict[str, Any]:
     """Runs one config in a fresh ``python -m benchmarks.generation --single ...`` process (same
     XLA CPU device count as this one) and returns its row, with the measured ``peak_rss_bytes``."""
     env = dict(os.environ)
@@ -225,8 +259,20 @@ def single_in_subprocess(pop: int, genes: int, batch: int, hidden: int, path: st
         env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={jax.device_count()}".strip()
     root = Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "benchmarks.generation", "--single", str(pop), str(genes), str(batch), str(hidden), path,
-           "none" if pop_chunk is None else str(pop_chunk), "--reps", str(reps)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.generation",
+        "--single",
+        str(pop),
+        str(genes),
+        str(batch),
+        str(hidden),
+        path,
+        "none" if pop_chunk is None else str(pop_chunk),
+        "--reps",
+        str(reps),
+    ]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -242,8 +288,12 @@ def bf16_effect_on_delta(pop: int, genes: int, batch: int, hidden: int) -> dict[
     ref = nj.delta_fitness(nj.population_logits(task.arch, task.wg, g, x, "genespace", pop_chunk=250), y)
     low = nj.delta_fitness(nj.population_logits(task.arch, task.wg, g, x, "genespace", pop_chunk=250, matmul_dtype="bfloat16"), y)
     ranks = lambda v: np.argsort(np.argsort(np.asarray(v)))
-    return {"max_abs_delta_error": float(jnp.max(jnp.abs(ref - low))), "mean_abs_delta_error": float(jnp.mean(jnp.abs(ref - low))),
-            "delta_std": float(jnp.std(ref)), "rank_correlation": float(np.corrcoef(ranks(ref), ranks(low))[0, 1])}
+    return {
+        "max_abs_delta_error": float(jnp.max(jnp.abs(ref - low))),
+        "mean_abs_delta_error": float(jnp.mean(jnp.abs(ref - low))),
+        "delta_std": float(jnp.std(ref)),
+        "rank_correlation": float(np.corrcoef(ranks(ref), ranks(low))[0, 1]),
+    }
 
 
 def numpy_seconds(pop: int, genes: int, batch: int, hidden: int, reps: int) -> float:
@@ -264,7 +314,9 @@ def numpy_seconds(pop: int, genes: int, batch: int, hidden: int, reps: int) -> f
     return float(np.median(times))
 
 
-def naive_numpy_seconds(pop: int, genes: int, batches: list[int], hidden: int, timed_genotypes: int = 40, reps: int = 3) -> dict[int, dict[str, Any]]:
+def naive_numpy_seconds(
+    pop: int, genes: int, batches: list[int], hidden: int, timed_genotypes: int = 40, reps: int = 3
+) -> dict[int, dict[str, Any]]:
     """Naive NumPy baseline (dense ``W x``, dense masked layers), per minibatch size ``B``.
 
     Its fitness is an independent loop over genotypes, so its cost is exactly linear in N: the
@@ -300,9 +352,14 @@ def naive_numpy_seconds(pop: int, genes: int, batches: list[int], hidden: int, t
         diff = float(np.max(np.abs(fit - optimised.fitness(sub, x, y))))
         if diff > 1e-3:
             raise AssertionError(f"naive and optimised NumPy baselines disagree on δ by {diff} (B={batch})")
-        out[batch] = {"seconds": fitness_s * pop / timed_genotypes + update_s, "seconds_per_genotype": fitness_s / timed_genotypes,
-                      "update_seconds": update_s, "timed_genotypes": timed_genotypes, "dense_W_bytes": naive.nbytes,
-                      "max_abs_delta_diff_vs_optimised": diff}
+        out[batch] = {
+            "seconds": fitness_s * pop / timed_genotypes + update_s,
+            "seconds_per_genotype": fitness_s / timed_genotypes,
+            "update_seconds": update_s,
+            "timed_genotypes": timed_genotypes,
+            "dense_W_bytes": naive.nbytes,
+            "max_abs_delta_diff_vs_optimised": diff,
+        }
     return out
 
 
@@ -351,11 +408,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--devices", type=int, default=None, help="XLA CPU devices to split the population over (default: cores)")
     parser.add_argument("--no-peers", action="store_true", help="skip the NumPy and evosax comparisons")
-    parser.add_argument("--naive-genotypes", type=int, default=40,
-                        help="genotypes the naive NumPy baseline's fitness is timed on (scaled to N; default 40)")
+    parser.add_argument(
+        "--naive-genotypes", type=int, default=40, help="genotypes the naive NumPy baseline's fitness is timed on (scaled to N; default 40)"
+    )
     parser.add_argument("--no-rss", action="store_true", help="run the memory-check row in-process: no measured peak RSS")
-    parser.add_argument("--single", nargs=6, metavar=("N", "n", "B", "h", "PATH", "POP_CHUNK"), default=None,
-                        help="internal: time one config in this process and print its row as JSON, with peak RSS")
+    parser.add_argument(
+        "--single",
+        nargs=6,
+        metavar=("N", "n", "B", "h", "PATH", "POP_CHUNK"),
+        default=None,
+        help="internal: time one config in this process and print its row as JSON, with peak RSS",
+    )
     parser.add_argument("--out", type=Path, default=None)
     add_allow_dirty(parser)
     args = parser.parse_args(argv)
@@ -376,7 +439,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     peak = measured_peak_flops()
     print(f"{meta['device']}; measured float32 GEMM peak {peak / 1e9:.0f} GFLOP/s", flush=True)
     rows = []
-    header = f"{'N':>6} {'n':>5} {'B':>4} {'h':>5} {'path':>9} {'dev':>3} {'s/gen':>8} {'gen/s':>7} {'evals/s':>9} {'%peak':>6} {'%peak(dense)':>12} {'mem GiB':>8}"
+    header = (f"{'N':>6} {'n':>5} {'B':>4} {'h':>5} {'path':>9} {'dev':>3} {'s/gen':>8} {'gen/s':>7} {'evals/s':>9} "
+              f"{'%peak':>6} {'%peak(dense)':>12} {'mem GiB':>8}")
     print(header, flush=True)
     for pop, genes, batch, hidden, paths, chunk in QUICK if args.quick else FULL:
         for path in paths:
@@ -389,33 +453,55 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     print(f"WARNING: the peak-RSS subprocess failed, running in-process without RSS: {err}", flush=True)
             if row is None:
                 row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, runner=runner)
-            row.update(peak_flops_measured=peak, fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
-                       fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
-                       device=meta["device"], command=command, git_commit=meta["git_commit"],
-                       allow_dirty=meta["allow_dirty"], timestamp=meta["timestamp"],
-                       seed="fixed PRNGKeys 0-3 (synthetic task and inputs)")
+            row.update(
+                peak_flops_measured=peak,
+                fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
+                fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
+                device=meta["device"],
+                command=command,
+                git_commit=meta["git_commit"],
+                allow_dirty=meta["allow_dirty"],
+                timestamp=meta["timestamp"],
+                seed="fixed PRNGKeys 0-3 (synthetic task and inputs)",
+            )
             rows.append(row)
             mem = row["peak_memory_bytes"]
-            print(f"{pop:6d} {genes:5d} {batch:4d} {hidden:5d} {path:>9} {row['devices']:3d} {row['seconds_per_generation']:8.4f} "
-                  f"{row['generations_per_second']:7.2f} {row['evals_per_second']:9.0f} {100 * row['fraction_of_peak']:5.1f}% "
-                  f"{100 * row['fraction_of_peak_dense_equivalent']:11.1f}% {'' if mem is None else f'{mem / 2**30:8.2f}'}", flush=True)
+            print(
+                f"{pop:6d} {genes:5d} {batch:4d} {hidden:5d} {path:>9} {row['devices']:3d} {row['seconds_per_generation']:8.4f} "
+                f"{row['generations_per_second']:7.2f} {row['evals_per_second']:9.0f} {100 * row['fraction_of_peak']:5.1f}% "
+                f"{100 * row['fraction_of_peak_dense_equivalent']:11.1f}% {'' if mem is None else f'{mem / 2**30:8.2f}'}",
+                flush=True,
+            )
             if row["runner_seconds_per_generation"] is not None:
-                print(f"{'':>6} inside the lax.scan runner (run_generations, {RUNNER_CHUNK} per call, minibatches drawn from "
-                      f"{RUNNER_EXAMPLES} examples): {row['runner_seconds_per_generation']:.4f} s/gen", flush=True)
+                print(
+                    f"{'':>6} inside the lax.scan runner (run_generations, {RUNNER_CHUNK} per call, minibatches drawn from "
+                    f"{RUNNER_EXAMPLES} examples): {row['runner_seconds_per_generation']:.4f} s/gen",
+                    flush=True,
+                )
             if row["peak_rss_bytes"] is not None:
-                print(f"{'':>6} measured peak RSS of a fresh process running this row: {row['peak_rss_bytes'] / 2**30:.2f} GiB "
-                      f"(VmHWM after the timed generations; {row['rss_before_config_bytes'] / 2**30:.2f} GiB before the config: "
-                      f"Python + JAX runtime)", flush=True)
+                print(
+                    f"{'':>6} measured peak RSS of a fresh process running this row: {row['peak_rss_bytes'] / 2**30:.2f} GiB "
+                    f"(VmHWM after the timed generations; {row['rss_before_config_bytes'] / 2**30:.2f} GiB before the config: "
+                    f"Python + JAX runtime)",
+                    flush=True,
+                )
     for preset, (pop, genes, batch, hidden, path, chunk, beta) in PRESET_SHAPES.items():
         path = path or default_path()
         row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, beta=beta)
-        row.update(preset=preset, peak_flops_measured=peak, fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
-                   fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
-                   device=meta["device"], command=command)
+        row.update(
+            preset=preset,
+            peak_flops_measured=peak,
+            fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
+            fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
+            device=meta["device"],
+            command=command,
+        )
         rows.append(row)
-        print(f"{pop:6d} {genes:5d} {batch:4d} {hidden:5d} {path:>9} {row['devices']:3d} {row['seconds_per_generation']:8.4f} "
-              f"{row['generations_per_second']:7.2f} {row['evals_per_second']:9.0f}   (the {preset} preset's shape, beta={beta})",
-              flush=True)
+        print(
+            f"{pop:6d} {genes:5d} {batch:4d} {hidden:5d} {path:>9} {row['devices']:3d} {row['seconds_per_generation']:8.4f} "
+            f"{row['generations_per_second']:7.2f} {row['evals_per_second']:9.0f}   (the {preset} preset's shape, beta={beta})",
+            flush=True,
+        )
     if not args.no_peers:
         paper_rows = [r for r in rows if (r["N"], r["n"], r["h"]) == (1000, 1000, 1000)]
         best = {b: min(r["seconds_per_generation"] for r in paper_rows if r["B"] == b) for b in sorted({r["B"] for r in paper_rows})}
@@ -424,26 +510,36 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         es_s = evosax_seconds(1000, 1000, 50, 1000, reps=args.reps)
         for r in paper_rows:
             nv = naive[r["B"]]
-            r.update(numpy_naive_seconds_per_generation=nv["seconds"], numpy_naive_timed_genotypes=nv["timed_genotypes"],
-                     numpy_naive_seconds_per_genotype=nv["seconds_per_genotype"], numpy_naive_update_seconds=nv["update_seconds"],
-                     numpy_naive_dense_W_bytes=nv["dense_W_bytes"],
-                     numpy_naive_max_abs_delta_diff_vs_optimised=nv["max_abs_delta_diff_vs_optimised"])
+            r.update(
+                numpy_naive_seconds_per_generation=nv["seconds"],
+                numpy_naive_timed_genotypes=nv["timed_genotypes"],
+                numpy_naive_seconds_per_genotype=nv["seconds_per_genotype"],
+                numpy_naive_update_seconds=nv["update_seconds"],
+                numpy_naive_dense_W_bytes=nv["dense_W_bytes"],
+                numpy_naive_max_abs_delta_diff_vs_optimised=nv["max_abs_delta_diff_vs_optimised"],
+            )
             if r["B"] == 50:
                 r["numpy_seconds_per_generation"], r["evosax_seconds_per_generation"] = np_s, es_s
         for b, fastest in best.items():
             nv = naive[b]
-            ratios = (f"x{np_s / fastest:.0f} the optimised NumPy baseline, " if b == 50 else "") + f"x{nv['seconds'] / fastest:.0f} the naive NumPy baseline"
+            ratios = (
+                f"x{np_s / fastest:.0f} the optimised NumPy baseline, " if b == 50 else ""
+            ) + f"x{nv['seconds'] / fastest:.0f} the naive NumPy baseline"
             print(f"\nN=n=h=1000, B={b}{' (paper shape)' if b == 50 else ''}: fastest NNE path {fastest:.4f} s/gen = {ratios}")
             if b == 50:
                 print(f"  optimised NumPy baseline (CSR W x; full generation, median of 2): {np_s:.2f} s/gen -> NNE x{np_s / fastest:.0f}")
-            print(f"  naive NumPy baseline (dense W x, dense masked layers; {nv['timed_genotypes']} genotypes timed, scaled to N=1000): "
-                  f"{nv['seconds']:.1f} s/gen ({1000 * nv['seconds_per_genotype']:.1f} ms/genotype) -> NNE x{nv['seconds'] / fastest:.0f}")
+            print(
+                f"  naive NumPy baseline (dense W x, dense masked layers; {nv['timed_genotypes']} genotypes timed, scaled to N=1000): "
+                f"{nv['seconds']:.1f} s/gen ({1000 * nv['seconds_per_genotype']:.1f} ms/genotype) -> NNE x{nv['seconds'] / fastest:.0f}"
+            )
             if b == 50:
                 print(f"  evosax Open_ES: {'n/a' if es_s is None else f'{es_s:.4f} s/gen (NNE is x{es_s / fastest:.2f} its speed)'}")
         effect = bf16_effect_on_delta(1000, 1000, 50, 1000)
-        print(f"genespace bfloat16 vs float32 on δ (N=1000, B=50): max |Δδ| {effect['max_abs_delta_error']:.4f}, "
-              f"mean |Δδ| {effect['mean_abs_delta_error']:.5f} (std of δ across genotypes {effect['delta_std']:.3f}), "
-              f"rank correlation {effect['rank_correlation']:.5f}")
+        print(
+            f"genespace bfloat16 vs float32 on δ (N=1000, B=50): max |Δδ| {effect['max_abs_delta_error']:.4f}, "
+            f"mean |Δδ| {effect['mean_abs_delta_error']:.5f} (std of δ across genotypes {effect['delta_std']:.3f}), "
+            f"rank correlation {effect['rank_correlation']:.5f}"
+        )
         for r in rows:
             if r["path"] == "genespace":
                 r["bf16_effect_on_delta"] = effect

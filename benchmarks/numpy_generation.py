@@ -13,6 +13,7 @@ over genotypes, and both are checked equal to every JAX path in ``tests/test_ben
   ``W1 (d, h)``, ``W2 (h, C)`` and a dense forward pass. Memory: ``4·m·n`` bytes for ``W``
   (m ≈ 88 000 links at d = 784, h = 1000, density 0.1: ≈ 350 MB at n = 1000, 700 MB at n = 2000).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,7 +58,9 @@ class NumpyNNE:
             out[g] = _delta(self.logits(self.weights(x), inputs), labels, self.c)
         return out
 
-    def generation(self, rng: np.random.Generator, p: np.ndarray, pop_size: int, eps: float, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    def generation(
+        self, rng: np.random.Generator, p: np.ndarray, pop_size: int, eps: float, inputs: np.ndarray, labels: np.ndarray
+    ) -> np.ndarray:
         """Sample → weights → forward → δ → allele rewards → equation (3). Returns the new ``p``."""
         genotypes = (rng.random((pop_size, p.size)) < p).astype(np.float32)
         return self.update(p, genotypes, self.fitness(genotypes, inputs, labels), eps)
@@ -132,7 +135,9 @@ class NaiveNumpyNNE:
             out[g] = _delta(self.logits(x, inputs), labels, self.c)
         return out
 
-    def generation(self, rng: np.random.Generator, p: np.ndarray, pop_size: int, eps: float, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    def generation(
+        self, rng: np.random.Generator, p: np.ndarray, pop_size: int, eps: float, inputs: np.ndarray, labels: np.ndarray
+    ) -> np.ndarray:
         """Sample → weights → forward → δ → allele rewards → equation (3). Returns the new ``p``."""
         genotypes = (rng.random((pop_size, p.size)) < p).astype(np.float32)
         return self.update(p, genotypes, self.fitness(genotypes, inputs, labels), eps)

@@ -7,7 +7,8 @@ with (default δ; evosax minimises, so it gets −fitness).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -15,6 +15,7 @@ per variant: final test accuracy three ways, seconds per generation, curves) and
 fixed genes (the compute saving by itself); ``kcap`` times one generation per cap on the ``fused``
 and ``sparse`` paths.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,11 @@ OUT = RESULTS / "further_work"
 VARIANTS: dict[str, list[tuple[str, list[str]]]] = {
     "gene-maps": [(g, [f"gene_map={g}"]) for g in ("identity", "tanh", "relu")],
     "kcap": [("k=none", [])] + [(f"k={k}", [f"k_cap={k}"]) for k in (100, 30)],
-    "depth": [("1 hidden layer", []), ("2 hidden layers", ["hidden_layers=2"]),
-              ("2 hidden layers, fan-in scaled", ["hidden_layers=2", "fan_in_scale=true"])],
+    "depth": [
+        ("1 hidden layer", []),
+        ("2 hidden layers", ["hidden_layers=2"]),
+        ("2 hidden layers, fan-in scaled", ["hidden_layers=2", "fan_in_scale=true"]),
+    ],
     "fixation": [("no fixation", []), ("fixation tau=0.05", ["fixation=0.05"])],
 }
 
@@ -41,15 +45,39 @@ def run_variants(experiment: str, generations: int, seed: int, task: str) -> lis
     rows = []
     for label, sets in VARIANTS[experiment]:
         tag = experiment + "-" + "".join(ch if ch.isalnum() else "-" for ch in label)
-        argv = ["--task", task, "--preset", "fast", "--seed", str(seed), "--generations", str(generations), "--tag", tag,
-                "--out", str(OUT / experiment), "--no-baselines"] + [a for s in sets for a in ("--set", s)]
+        argv = [
+            "--task",
+            task,
+            "--preset",
+            "fast",
+            "--seed",
+            str(seed),
+            "--generations",
+            str(generations),
+            "--tag",
+            tag,
+            "--out",
+            str(OUT / experiment),
+            "--no-baselines",
+        ] + [a for s in sets for a in ("--set", s)]
         res = table1.main(argv)
         c = res["curves"]
-        rows.append({"variant": label, "overrides": sets, "command": res["command"], "final_test_accuracy": res["final"],
-                     "seconds_per_generation": res["wall_seconds"] / generations, "wall_seconds": res["wall_seconds"],
-                     "curve": {k: c[k] for k in ("generation", "train_seconds", "test_accuracy", "allele_convergence")}})
-        print(f"== {experiment} / {label}: test acc (W·p) {res['final']['mean-weights']:.2f}%  "
-              f"{rows[-1]['seconds_per_generation']:.3f} s/gen", flush=True)
+        rows.append(
+            {
+                "variant": label,
+                "overrides": sets,
+                "command": res["command"],
+                "final_test_accuracy": res["final"],
+                "seconds_per_generation": res["wall_seconds"] / generations,
+                "wall_seconds": res["wall_seconds"],
+                "curve": {k: c[k] for k in ("generation", "train_seconds", "test_accuracy", "allele_convergence")},
+            }
+        )
+        print(
+            f"== {experiment} / {label}: test acc (W·p) {res['final']['mean-weights']:.2f}%  "
+            f"{rows[-1]['seconds_per_generation']:.3f} s/gen",
+            flush=True,
+        )
     return rows
 
 
@@ -96,8 +124,11 @@ def fixation_timing(seed: int, fractions: tuple[float, ...] = (0.0, 0.5, 0.75, 0
             row[f"{name}_seconds_per_generation"] = seconds_per_generation(generation, state, (x, y), reps)
         row["speedup"] = row["full_seconds_per_generation"] / row["compacted_seconds_per_generation"]
         rows.append(row)
-        print(f"fixed {100 * fraction:4.0f}%: full {row['full_seconds_per_generation']:.3f} s/gen, "
-              f"compacted {row['compacted_seconds_per_generation']:.3f} s/gen (x{row['speedup']:.2f})", flush=True)
+        print(
+            f"fixed {100 * fraction:4.0f}%: full {row['full_seconds_per_generation']:.3f} s/gen, "
+            f"compacted {row['compacted_seconds_per_generation']:.3f} s/gen (x{row['speedup']:.2f})",
+            flush=True,
+        )
     return rows
 
 
@@ -145,7 +176,12 @@ def plot(experiment: str, res: dict[str, Any]) -> None:
         fr = [100 * t["fraction_fixed"] for t in timing]
         axes[2].plot(fr, [t["full_seconds_per_generation"] for t in timing], marker="o", label="full W")
         axes[2].plot(fr, [t["compacted_seconds_per_generation"] for t in timing], marker="o", label="compacted W (free genes only)")
-        axes[2].set_xlabel("genes fixed (%)"), axes[2].set_ylabel("seconds per generation"), axes[2].grid(alpha=0.3), axes[2].legend(fontsize=7)
+        (
+            axes[2].set_xlabel("genes fixed (%)"),
+            axes[2].set_ylabel("seconds per generation"),
+            axes[2].grid(alpha=0.3),
+            axes[2].legend(fontsize=7),
+        )
     fig.suptitle(f"{experiment}: fast preset, MNIST {res['task']}, seed {res['seed']} ({res['device']})", fontsize=9)
     fig.tight_layout()
     fig.savefig(OUT / f"{experiment}.png", dpi=110)
@@ -164,8 +200,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     command = "python -m experiments.further_work " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     start = time.perf_counter()
     rows = run_variants(args.experiment, args.generations, args.seed, args.task)
-    res: dict[str, Any] = {**metadata(command), "experiment": args.experiment, "preset": "fast", "task": args.task, "seed": args.seed,
-                           "generations": args.generations, "rows": rows}
+    res: dict[str, Any] = {
+        **metadata(command),
+        "experiment": args.experiment,
+        "preset": "fast",
+        "task": args.task,
+        "seed": args.seed,
+        "generations": args.generations,
+        "rows": rows,
+    }
     if args.experiment == "fixation":
         res["timing"] = fixation_timing(args.seed)
     if args.experiment == "kcap":

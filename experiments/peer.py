@@ -12,6 +12,7 @@ minibatch ``B``, fitness and ``logit_scale``. Writes ``results/peer/sweep_<task>
 ``results/peer/<task>_<preset>_open_es_seed<s>.json`` and the rows "Open_ES (tuned)" of
 ``results/table1/summary.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,19 @@ from nne_jax.runner import make_task
 OUT = RESULTS / "peer"
 
 
-def run_open_es(config: RunConfig, task_name: str, seed: int, data: dict[str, np.ndarray], sigma: float, lr: float,
-                generations: int | None = None, seconds: float | None = None, eval_every: int = 25,
-                split: str = "test", log: bool = True) -> dict[str, Any]:
+def run_open_es(
+    config: RunConfig,
+    task_name: str,
+    seed: int,
+    data: dict[str, np.ndarray],
+    sigma: float,
+    lr: float,
+    generations: int | None = None,
+    seconds: float | None = None,
+    eval_every: int = 25,
+    split: str = "test",
+    log: bool = True,
+) -> dict[str, Any]:
     """Open_ES for ``generations`` generations or until ``seconds`` of training (whichever comes first).
 
     Returns ``{"curves": {generation, train_seconds, <split>_accuracy}, "wall_seconds", "generations"}``.
@@ -65,8 +76,11 @@ def run_open_es(config: RunConfig, task_name: str, seed: int, data: dict[str, np
             acc = float(network_accuracy(task, weights(state), ex, ey))
             curves["generation"].append(g), curves["train_seconds"].append(spent), curves[acc_key].append(acc)
             if log:
-                print(f"[{task_name} open_es σ={sigma} lr={lr} seed {seed}] gen {g:5d}  {g / spent:5.2f} gen/s  "
-                      f"{split} acc {100 * acc:5.2f}%", flush=True)
+                print(
+                    f"[{task_name} open_es σ={sigma} lr={lr} seed {seed}] gen {g:5d}  {g / spent:5.2f} gen/s  "
+                    f"{split} acc {100 * acc:5.2f}%",
+                    flush=True,
+                )
     return {"curves": curves, "wall_seconds": spent, "generations": g}
 
 
@@ -85,7 +99,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=("sweep", "final"))
     parser.add_argument("--task", choices=sorted(TASK_CLASSES), default="0-9")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="the NNE preset whose N, B, fitness, scale the peer shares")
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default="fast", help="the NNE preset whose N, B, fitness, scale the peer shares"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0.01, 0.02, 0.05])
     parser.add_argument("--lrs", type=float, nargs="+", default=[0.003, 0.01, 0.03])
@@ -104,8 +120,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     command = "python -m experiments.peer " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     sweep_path = args.out / f"sweep_{args.task}_{config.name}.json"
     if args.mode == "sweep":
-        result = {**sweep(config, args.task, args.seeds[0], args.sigmas, args.lrs, args.generations), **metadata(command),
-                  "config": config.flat()}
+        result = {
+            **sweep(config, args.task, args.seeds[0], args.sigmas, args.lrs, args.generations),
+            **metadata(command),
+            "config": config.flat(),
+        }
         write_json(sweep_path, result)
         print(json.dumps(result["winner"]))
         return result
@@ -119,8 +138,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for seed in args.seeds:
         data = load_task_data(args.task, config.per_class, seed)
         run = run_open_es(config, args.task, seed, data, sigma, lr, generations=None, seconds=args.seconds)
-        run.update({"config": {"algorithm": "evosax.Open_ES", "sigma": sigma, "optimizer": f"adam({lr})", **config.flat()},
-                    "task": args.task, "seed": seed, **metadata(command)})
+        run.update(
+            {
+                "config": {"algorithm": "evosax.Open_ES", "sigma": sigma, "optimizer": f"adam({lr})", **config.flat()},
+                "task": args.task,
+                "seed": seed,
+                **metadata(command),
+            }
+        )
         write_json(args.out / f"{args.task}_{config.name}_open_es_seed{seed}.json", run)
         finals.append(run)
     return {"runs": finals}

@@ -9,6 +9,7 @@ time, evaluates the final allele frequencies three ways, trains the output layer
 writes ``results/table1/<task>_<preset>_seed<seed>.json``, ``results/table1/summary.json`` and
 plots.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,15 @@ from nne_jax.runner import evolve, make_task
 OUT = RESULTS / "table1"
 
 
-def signsgd_readout(mlp: nj.MLPTask, allele_freqs: jax.Array, data: dict[str, np.ndarray], seed: int, steps: int, lrs: tuple[float, ...],
-                    start: str = "sampled") -> dict[str, Any]:
+def signsgd_readout(
+    mlp: nj.MLPTask,
+    allele_freqs: jax.Array,
+    data: dict[str, np.ndarray],
+    seed: int,
+    steps: int,
+    lrs: tuple[float, ...],
+    start: str = "sampled",
+) -> dict[str, Any]:
     """NNE + SignSGD: the output layer of an evolved network trained by equation (4), batch 50;
     ε' chosen on the validation set. ``start="sampled"``: a genotype sampled from ``p`` (the paper:
     "we randomly initialize the network weights using allele distribution learned"); ``"mean"``:
@@ -63,12 +71,18 @@ def signsgd_readout(mlp: nj.MLPTask, allele_freqs: jax.Array, data: dict[str, np
         logits = masked_mlp_logits((w1, w), jnp.ones_like(w1), jnp.asarray(data[f"{split}_x"]))
         return float(jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(data[f"{split}_y"])))
 
-    trials = {lr: train_readout_signsgd(jax.random.fold_in(key, 1), w1, w2, x, y, lr, steps, logit_scale=mlp.logit_scale)
-              for lr in lrs}
+    trials = {lr: train_readout_signsgd(jax.random.fold_in(key, 1), w1, w2, x, y, lr, steps, logit_scale=mlp.logit_scale) for lr in lrs}
     val = {lr: acc(w, "val") for lr, w in trials.items()}
     best = max(val, key=val.get)
-    return {"start": start, "start_test_accuracy": acc(w2, "test"), "test_accuracy": acc(trials[best], "test"), "learning_rate": best,
-            "validation_accuracy": {str(k): v for k, v in val.items()}, "steps": steps, "batch_size": 50}
+    return {
+        "start": start,
+        "start_test_accuracy": acc(w2, "test"),
+        "test_accuracy": acc(trials[best], "test"),
+        "learning_rate": best,
+        "validation_accuracy": {str(k): v for k, v in val.items()},
+        "steps": steps,
+        "batch_size": 50,
+    }
 
 
 def sgd_baseline(mlp: nj.MLPTask, data: dict[str, Any], task: str, seeds: int, epochs: int) -> dict[str, Any]:
@@ -77,11 +91,21 @@ def sgd_baseline(mlp: nj.MLPTask, data: dict[str, Any], task: str, seeds: int, e
     mask = jnp.asarray(mlp.arch.input_mask())
     accs, start = [], time.perf_counter()
     for s in range(seeds):
-        params = train_masked_mlp(jax.random.PRNGKey(30_000 + s), mask, len(data["classes"]), jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"]), steps)
+        params = train_masked_mlp(
+            jax.random.PRNGKey(30_000 + s), mask, len(data["classes"]), jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"]), steps
+        )
         logits = masked_mlp_logits(params, mask, jnp.asarray(data["test_x"]))
         accs.append(float(jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(data["test_y"]))))
-    return {"test_accuracy": accs, "mean": float(np.mean(accs)), "std": float(np.std(accs)), "seeds": seeds, "epochs": epochs,
-            "optimizer": "adam(1e-3)", "batch_size": 50, "wall_seconds": time.perf_counter() - start}
+    return {
+        "test_accuracy": accs,
+        "mean": float(np.mean(accs)),
+        "std": float(np.std(accs)),
+        "seeds": seeds,
+        "epochs": epochs,
+        "optimizer": "adam(1e-3)",
+        "batch_size": 50,
+        "wall_seconds": time.perf_counter() - start,
+    }
 
 
 def run_peer(task: str, seed: int, data: dict[str, np.ndarray], generations: int, preset: Any) -> dict[str, Any]:
@@ -90,9 +114,20 @@ def run_peer(task: str, seed: int, data: dict[str, np.ndarray], generations: int
     from experiments.peer import run_open_es
 
     run = run_open_es(preset, task, seed, data, sigma=0.02, lr=0.01, generations=generations, eval_every=preset.eval_every)
-    return {**run, "config": {"algorithm": "evosax.Open_ES", "sigma": 0.02, "optimizer": "adam(0.01)", "pop_size": preset.pop_size,
-                              "batch_size": preset.batch_size, "generations": generations,
-                              "fitness": dataclasses.asdict(preset.fitness_fn()), "task": task, "seed": seed}}
+    return {
+        **run,
+        "config": {
+            "algorithm": "evosax.Open_ES",
+            "sigma": 0.02,
+            "optimizer": "adam(0.01)",
+            "pop_size": preset.pop_size,
+            "batch_size": preset.batch_size,
+            "generations": generations,
+            "fitness": dataclasses.asdict(preset.fitness_fn()),
+            "task": task,
+            "seed": seed,
+        },
+    }
 
 
 def seconds_to(curves: dict[str, list], threshold: float) -> float | None:
@@ -127,11 +162,21 @@ def aggregate_rows(per_seed: list[list[dict[str, Any]]]) -> list[dict[str, Any]]
     for rows in groups.values():
         accs = [r["test_accuracy"] for r in rows]
         to_paper = [r["seconds_to_paper"] for r in rows]
-        out.append({**rows[0], "test_accuracy": float(np.mean(accs)), "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else None,
-                    "std_kind": STD_KIND, "seeds": len(rows), "seed_list": [r["seed"] for r in rows], "per_seed": accs,
-                    "wall_seconds": float(np.mean([r["wall_seconds"] for r in rows])),
-                    "seconds_to_paper": None if None in to_paper else float(np.mean(to_paper)),
-                    "seconds_to_paper_per_seed": to_paper, "git_commits": sorted({r["git_commit"] for r in rows})})
+        out.append(
+            {
+                **rows[0],
+                "test_accuracy": float(np.mean(accs)),
+                "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else None,
+                "std_kind": STD_KIND,
+                "seeds": len(rows),
+                "seed_list": [r["seed"] for r in rows],
+                "per_seed": accs,
+                "wall_seconds": float(np.mean([r["wall_seconds"] for r in rows])),
+                "seconds_to_paper": None if None in to_paper else float(np.mean(to_paper)),
+                "seconds_to_paper_per_seed": to_paper,
+                "git_commits": sorted({r["git_commit"] for r in rows}),
+            }
+        )
     return out
 
 
@@ -145,8 +190,16 @@ def signsgd_control(mlp: nj.MLPTask, config: Any, seed: int, data: dict[str, np.
         sign = signsgd_readout(mlp, p0, data, seed, config.signsgd_steps, config.signsgd_lrs, start_from)
         sign["wall_seconds"] = time.perf_counter() - start
         result[start_from] = sign
-        rows.append(dict(model="SignSGD from p0 (control)", eval=eval_name, test_accuracy=100 * sign["test_accuracy"],
-                         generations=0, wall_seconds=sign["wall_seconds"], seconds_to_paper=None))
+        rows.append(
+            dict(
+                model="SignSGD from p0 (control)",
+                eval=eval_name,
+                test_accuracy=100 * sign["test_accuracy"],
+                generations=0,
+                wall_seconds=sign["wall_seconds"],
+                seconds_to_paper=None,
+            )
+        )
     return result, rows
 
 
@@ -155,26 +208,58 @@ def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> 
     out = args.out
     data = load_data(args, preset, seed)
     stem = f"{args.task}_{preset.name}_seed{seed}"
-    run = evolve(preset, args.task, seed, data, out / "ckpt" / stem, log=lambda line: print(line, flush=True), bar=None,
-                 restart=getattr(args, "restart", False))
+    run = evolve(
+        preset,
+        args.task,
+        seed,
+        data,
+        out / "ckpt" / stem,
+        log=lambda line: print(line, flush=True),
+        bar=None,
+        restart=getattr(args, "restart", False),
+    )
     mlp, state, curves = run["task"], run["state"], run["curves"]
-    evals = evaluate_allele_freqs(mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]),
-                                  jax.random.PRNGKey(40_000 + seed))
+    evals = evaluate_allele_freqs(
+        mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]), jax.random.PRNGKey(40_000 + seed)
+    )
     meta = metadata(command)
-    result: dict[str, Any] = {"config": run["config"], "seed": seed, **meta, "wall_seconds": run["train_seconds"],
-                              "generations_run": run["generations"], "resumed_from": run["resumed_from"],
-                              "train_size": len(data["train_x"]), "test_size": len(data["test_x"]),
-                              "num_outputs": mlp.arch.num_classes if hasattr(mlp.arch, "num_classes") else None,
-                              "dataset": data["dataset"],
-                              "curves": curves, "final": {k: 100 * v for k, v in evals.items()}}
+    result: dict[str, Any] = {
+        "config": run["config"],
+        "seed": seed,
+        **meta,
+        "wall_seconds": run["train_seconds"],
+        "generations_run": run["generations"],
+        "resumed_from": run["resumed_from"],
+        "train_size": len(data["train_x"]),
+        "test_size": len(data["test_x"]),
+        "num_outputs": mlp.arch.num_classes if hasattr(mlp.arch, "num_classes") else None,
+        "dataset": data["dataset"],
+        "curves": curves,
+        "final": {k: 100 * v for k, v in evals.items()},
+    }
     paper = PAPER_TABLE1.get(args.task) if args.data_dir is None else None  # the paper's numbers are MNIST's
-    common = dict(task=args.task, preset=preset.name, generations=preset.generations, device=meta["device"], command=command,
-                  git_commit=meta["git_commit"], seed=seed)
+    common = dict(
+        task=args.task,
+        preset=preset.name,
+        generations=preset.generations,
+        device=meta["device"],
+        command=command,
+        git_commit=meta["git_commit"],
+        seed=seed,
+    )
     if args.data_dir is not None:
         common["dataset"] = data["dataset"]["name"]
-    rows = [dict(model="NNE", eval=mode, test_accuracy=100 * acc, wall_seconds=run["train_seconds"],
-                 seconds_to_paper=seconds_to(curves, paper["NNE"] / 100) if paper and mode == "mean-weights" else None, **common)
-            for mode, acc in evals.items()]
+    rows = [
+        dict(
+            model="NNE",
+            eval=mode,
+            test_accuracy=100 * acc,
+            wall_seconds=run["train_seconds"],
+            seconds_to_paper=seconds_to(curves, paper["NNE"] / 100) if paper and mode == "mean-weights" else None,
+            **common,
+        )
+        for mode, acc in evals.items()
+    ]
     if not args.no_baselines:
         result["signsgd"] = {}
         for start_from, eval_name in (("sampled", "sampled-mean"), ("mean", "mean-weights")):
@@ -183,8 +268,16 @@ def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> 
             sign["wall_seconds"] = time.perf_counter() - start
             result["signsgd"][start_from] = sign
             # eval: which network SignSGD started from (a genotype sampled from p, or W·p)
-            rows.append(dict(model="NNE+SignSGD", eval=eval_name, test_accuracy=100 * sign["test_accuracy"],
-                             wall_seconds=run["train_seconds"] + sign["wall_seconds"], seconds_to_paper=None, **common))
+            rows.append(
+                dict(
+                    model="NNE+SignSGD",
+                    eval=eval_name,
+                    test_accuracy=100 * sign["test_accuracy"],
+                    wall_seconds=run["train_seconds"] + sign["wall_seconds"],
+                    seconds_to_paper=None,
+                    **common,
+                )
+            )
         result["signsgd_control_p0"], control = signsgd_control(mlp, preset, seed, data)
         rows += [{**common, **r} for r in control]
     write_json(out / f"{stem}.json", result)
@@ -205,14 +298,33 @@ def sgd_rows(args: argparse.Namespace, mlp: Any, data: dict[str, Any], command: 
     sgd_path = args.out / f"sgd_{args.task}.json"
     sgd = json.loads(sgd_path.read_text()) if sgd_path.exists() else None
     if sgd is None or sgd.get("train_size") != len(data["train_x"]) or sgd.get("num_outputs", len(data["classes"])) != num_outputs:
-        sgd = {**sgd_baseline(mlp, data, args.task, seeds=3, epochs=100), **metadata(command), "train_size": len(data["train_x"]),
-               "num_outputs": num_outputs}
+        sgd = {
+            **sgd_baseline(mlp, data, args.task, seeds=3, epochs=100),
+            **metadata(command),
+            "train_size": len(data["train_x"]),
+            "num_outputs": num_outputs,
+        }
         write_json(sgd_path, sgd)
-    return [dict(model="SGD", task=args.task, preset=None, eval=None, test_accuracy=100 * sgd["mean"],
-                 std=100 * float(np.std(sgd["test_accuracy"], ddof=1)), std_kind=STD_KIND, seeds=sgd["seeds"],
-                 per_seed=[100 * a for a in sgd["test_accuracy"]], generations=None, wall_seconds=sgd["wall_seconds"],
-                 seconds_to_paper=None, device=sgd["device"], command=sgd["command"], git_commits=[sgd["git_commit"]],
-                 num_outputs=num_outputs)]
+    return [
+        dict(
+            model="SGD",
+            task=args.task,
+            preset=None,
+            eval=None,
+            test_accuracy=100 * sgd["mean"],
+            std=100 * float(np.std(sgd["test_accuracy"], ddof=1)),
+            std_kind=STD_KIND,
+            seeds=sgd["seeds"],
+            per_seed=[100 * a for a in sgd["test_accuracy"]],
+            generations=None,
+            wall_seconds=sgd["wall_seconds"],
+            seconds_to_paper=None,
+            device=sgd["device"],
+            command=sgd["command"],
+            git_commits=[sgd["git_commit"]],
+            num_outputs=num_outputs,
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -221,20 +333,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_data_arguments(parser)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="fast")
     parser.add_argument("--seed", type=int, default=None, help="one seed (same as --seeds SEED)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="seeds to run one after another; the summary rows give mean ± sample std over them (default: 0)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds to run one after another; the summary rows give mean ± sample std over them (default: 0)",
+    )
     parser.add_argument("--generations", type=int, default=None, help="override the preset's generation count")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a preset field, e.g. --set eps=0.5 --set antithetic=false (for ablations)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a preset field, e.g. --set eps=0.5 --set antithetic=false (for ablations)",
+    )
     parser.add_argument("--tag", default="", help="suffix for the run's file names (e.g. the ablation's name)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--no-baselines", action="store_true", help="skip SignSGD, its p0 control and SGD (evolution + evaluation only)")
-    parser.add_argument("--peer-generations", type=int, default=0,
-                        help="also run evosax Open_ES (σ 0.02, lr 0.01) on the same network for this many generations (same plot)")
+    parser.add_argument(
+        "--peer-generations",
+        type=int,
+        default=0,
+        help="also run evosax Open_ES (σ 0.02, lr 0.01) on the same network for this many generations (same plot)",
+    )
     parser.add_argument("--devices", type=int, default=None, help="XLA CPU devices to split the population over (default: one per core)")
     add_allow_dirty(parser)
-    parser.add_argument("--restart", action="store_true",
-                        help="if a run's checkpoints exist but none is readable, start it again (they are kept aside)")
+    parser.add_argument(
+        "--restart", action="store_true", help="if a run's checkpoints exist but none is readable, start it again (they are kept aside)"
+    )
     args = parser.parse_args(argv)
     configure_logging()
     if args.seed is not None and args.seeds is not None:
@@ -280,8 +407,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         plot_table1_curves(args.out, args.task)
     except ImportError as err:  # matplotlib is an optional extra
         print(f"(no plot: {err})")
-    print(json.dumps({f"{r['model']} [{r['eval']}]": (round(r["test_accuracy"], 2), r["std"] and round(r["std"], 2), r["seeds"])
-                      for r in summary_rows}, indent=1))
+    print(
+        json.dumps(
+            {
+                f"{r['model']} [{r['eval']}]": (round(r["test_accuracy"], 2), r["std"] and round(r["std"], 2), r["seeds"])
+                for r in summary_rows
+            },
+            indent=1,
+        )
+    )
     return results[-1] if len(results) == 1 else {"runs": results, "rows": summary_rows}
 
 

@@ -27,6 +27,7 @@ Training set: ``--per-class 200`` images per digit is an **assumption** (Section
 Section 3.2 does not give one); ``--per-class 0`` uses the full 60,000 training images (run and
 checkpoint files then carry ``_full``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,17 @@ from nne_jax import dnn
 from nne_jax.data import balanced_subset, load_mnist
 
 PAPER = {1000: {"SGD": 90.34, "SignSGD": 86.84, "DNN": 84.84}, 100000: {"SGD": 92.56, "SignSGD": 90.21, "DNN": 90.76}}
-MAIN_VARIANTS = ["formula", "formula-argmax", "prose", "prose-argmax", "signed", "signed-argmax", "signed-threshold", "perceptron",
-                 "minibatch"]
+MAIN_VARIANTS = [
+    "formula",
+    "formula-argmax",
+    "prose",
+    "prose-argmax",
+    "signed",
+    "signed-argmax",
+    "signed-threshold",
+    "perceptron",
+    "minibatch",
+]
 SWEEP_VARIANTS = ["punish", "signed-argmax@0.01", "perceptron@0.01", "signed-argmax/rate", "perceptron/rate", "minibatch-count"]
 #: which reading of the paper each DNN rule is (by base rule name); "ours" where the paper has no such rule.
 READINGS = {
@@ -61,8 +71,7 @@ READINGS = {
     "perceptron": "DNN (our perceptron-like reading)",
     "minibatch": "DNN (introduction's per-minibatch reading; err, firing and batch size ours)",
 }
-TRAIN_SET = {200: "200 per digit (assumption: Section 3.1's NNE setup; Section 3.2 gives none)",
-             0: "full 60,000 training images"}
+TRAIN_SET = {200: "200 per digit (assumption: Section 3.1's NNE setup; Section 3.2 gives none)", 0: "full 60,000 training images"}
 KCAP_VARIANTS = ["signed-argmax", "perceptron"]
 SWEEP_MAX_H = 10_000  # the ε1 / presynaptic-factor sweep runs only at h <= this
 CURVE_FULL_MAX_H = 10_000  # curves on the whole test set up to this h, else on its first 1000
@@ -181,7 +190,15 @@ class Model:
         ro0: dnn.Readout = ctx["readout0"]
         self.dual = spec.kind == "dnn" and spec.k_cap is None and h > ctx["n"]
         self.opt = dnn.make_optimizer(spec.kind, spec.lr) if not spec.kind.startswith("dnn") else None
-        self.state: dict[str, Any] = {"epoch": 0, "wall": 0.0, "curve_epoch": [], "curve_acc": [], "train_acc": [], "loss": [], "update_fraction": []}
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "wall": 0.0,
+            "curve_epoch": [],
+            "curve_acc": [],
+            "train_acc": [],
+            "loss": [],
+            "update_fraction": [],
+        }
         if self.dual:
             self.state["coef"] = jnp.zeros((ctx["n"], ro0.b.shape[0]), jnp.float32)
         else:
@@ -218,21 +235,52 @@ class Model:
         st, spec, key, labels = self.state, self.spec, self.ctx["train_key"], self.ctx["labels"]
         t0 = time.perf_counter()
         if spec.kind == "dnn_mb":
-            ro, m = dnn.train_dnn_minibatch(self.readout(), self.feats(), labels, key, num_epochs=num_epochs,
-                                            batch_size=self.args.batch_size, params=dnn.RuleParams(eps1=spec.eps1),
-                                            pre=spec.pre, start_epoch=self.epoch, **_minibatch_options(spec.rule))
+            ro, m = dnn.train_dnn_minibatch(
+                self.readout(),
+                self.feats(),
+                labels,
+                key,
+                num_epochs=num_epochs,
+                batch_size=self.args.batch_size,
+                params=dnn.RuleParams(eps1=spec.eps1),
+                pre=spec.pre,
+                start_epoch=self.epoch,
+                **_minibatch_options(spec.rule),
+            )
             st["w"], st["b"] = ro.w.block_until_ready(), ro.b
         elif spec.kind == "dnn":
             params = dnn.RuleParams(eps1=spec.eps1)
             if self.dual:
                 prob = self.ctx["dual"](spec.pre)
-                st["coef"], m = dnn.train_dnn_dual(prob, st["coef"], labels, key, rule=spec.rule, num_epochs=num_epochs, params=params, start_epoch=self.epoch)
+                st["coef"], m = dnn.train_dnn_dual(
+                    prob, st["coef"], labels, key, rule=spec.rule, num_epochs=num_epochs, params=params, start_epoch=self.epoch
+                )
                 st["coef"].block_until_ready()
             else:
-                ro, m = dnn.train_dnn(self.readout(), self.feats(), labels, key, rule=spec.rule, num_epochs=num_epochs, params=params, pre=spec.pre, start_epoch=self.epoch)
+                ro, m = dnn.train_dnn(
+                    self.readout(),
+                    self.feats(),
+                    labels,
+                    key,
+                    rule=spec.rule,
+                    num_epochs=num_epochs,
+                    params=params,
+                    pre=spec.pre,
+                    start_epoch=self.epoch,
+                )
                 st["w"], st["b"] = ro.w.block_until_ready(), ro.b
         else:
-            (ro, st["opt"]), m = dnn.train_readout(self.readout(), st["opt"], self.feats(), labels, key, optimizer=self.opt, num_epochs=num_epochs, batch_size=self.args.batch_size, start_epoch=self.epoch)
+            (ro, st["opt"]), m = dnn.train_readout(
+                self.readout(),
+                st["opt"],
+                self.feats(),
+                labels,
+                key,
+                optimizer=self.opt,
+                num_epochs=num_epochs,
+                batch_size=self.args.batch_size,
+                start_epoch=self.epoch,
+            )
             st["w"], st["b"] = ro.w.block_until_ready(), ro.b
         st["wall"] += time.perf_counter() - t0
         st["epoch"] += num_epochs
@@ -294,8 +342,17 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
             dual_cache[pre] = dnn.dual_problem(ro0, dense, pre)
         return dual_cache[pre]
 
-    ctx = {"readout0": ro0, "dense": dense, "sparse": sparse, "labels": np.asarray(y), "train_key": kt, "n": len(y),
-           "curve_feats": curve_feats, "curve_labels": data["y_test"][:n_curve], "dual": dual}
+    ctx = {
+        "readout0": ro0,
+        "dense": dense,
+        "sparse": sparse,
+        "labels": np.asarray(y),
+        "train_key": kt,
+        "n": len(y),
+        "curve_feats": curve_feats,
+        "curve_labels": data["y_test"][:n_curve],
+        "dual": dual,
+    }
     models = [Model(s, h, seed, ctx, args, out) for s in todo]
     setup = time.perf_counter() - t_setup
     print(f"h={h} seed={seed}: setup {setup:.1f}s, {len(models)} models, n={len(y)}", flush=True)
@@ -308,7 +365,11 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
             mdl.advance(step)
             mdl.record_curve()
             mdl.save()
-        print(f"  {mdl.spec.name:28s} k={mdl.spec.k_cap} epoch {mdl.epoch:4d} curve-acc {mdl.state['curve_acc'][-1]:6.2f} train {100*mdl.state['train_acc'][-1]:6.2f} wall {mdl.state['wall']:.1f}s", flush=True)
+        print(
+            f"  {mdl.spec.name:28s} k={mdl.spec.k_cap} epoch {mdl.epoch:4d} curve-acc {mdl.state['curve_acc'][-1]:6.2f} "
+            f"train {100 * mdl.state['train_acc'][-1]:6.2f} wall {mdl.state['wall']:.1f}s",
+            flush=True,
+        )
     # full test set, one streamed pass for all models of this seed
     t0 = time.perf_counter()
     stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[m.readout() for m in models])
@@ -316,17 +377,39 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
     t_eval = time.perf_counter() - t0
     for mdl, acc in zip(models, accs):
         st, spec = mdl.state, mdl.spec
-        write_json(_run_path(out, spec, h, seed, args.per_class), {
-            **metadata(command), "model": spec.name, "reading": reading(spec.name), "spec": dataclasses.asdict(spec),
-            "h": h, "k_cap": spec.k_cap, "seed": seed, "per_class": args.per_class,
-            "train_set": TRAIN_SET.get(args.per_class, f"{args.per_class} per digit (ours)"),
-            "epochs": mdl.epoch, "train_size": len(y), "batch_size": args.batch_size if spec.kind != "dnn" else 1,
-            "dual_path": mdl.dual, "test_accuracy": 100.0 * float(acc), "wall_seconds": st["wall"],
-            "shared_setup_seconds": setup, "shared_eval_seconds": t_eval, "curve_set_size": n_curve,
-            "curve_epoch": st["curve_epoch"], "curve_acc": st["curve_acc"], "train_acc": [100 * a for a in st["train_acc"]],
-            "loss": st["loss"], "update_fraction": st["update_fraction"],
-        })
-    print(f"h={h} seed={seed}: full-test eval {t_eval:.1f}s; " + ", ".join(f"{m.spec.name}{'/k' + str(m.spec.k_cap) if m.spec.k_cap else ''} {100*a:.2f}" for m, a in zip(models, accs)), flush=True)
+        write_json(
+            _run_path(out, spec, h, seed, args.per_class),
+            {
+                **metadata(command),
+                "model": spec.name,
+                "reading": reading(spec.name),
+                "spec": dataclasses.asdict(spec),
+                "h": h,
+                "k_cap": spec.k_cap,
+                "seed": seed,
+                "per_class": args.per_class,
+                "train_set": TRAIN_SET.get(args.per_class, f"{args.per_class} per digit (ours)"),
+                "epochs": mdl.epoch,
+                "train_size": len(y),
+                "batch_size": args.batch_size if spec.kind != "dnn" else 1,
+                "dual_path": mdl.dual,
+                "test_accuracy": 100.0 * float(acc),
+                "wall_seconds": st["wall"],
+                "shared_setup_seconds": setup,
+                "shared_eval_seconds": t_eval,
+                "curve_set_size": n_curve,
+                "curve_epoch": st["curve_epoch"],
+                "curve_acc": st["curve_acc"],
+                "train_acc": [100 * a for a in st["train_acc"]],
+                "loss": st["loss"],
+                "update_fraction": st["update_fraction"],
+            },
+        )
+    print(
+        f"h={h} seed={seed}: full-test eval {t_eval:.1f}s; "
+        + ", ".join(f"{m.spec.name}{'/k' + str(m.spec.k_cap) if m.spec.k_cap else ''} {100 * a:.2f}" for m, a in zip(models, accs)),
+        flush=True,
+    )
 
 
 # ------------------------------------------------------------------------------ summary + figure
@@ -339,15 +422,26 @@ def summarize(out: Path) -> list[dict[str, Any]]:
     for (model, h, k, epochs, n), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][2] or 0, kv[0][0], kv[0][3])):
         acc = np.array([r["test_accuracy"] for r in runs])
         latest = max(runs, key=lambda r: r["timestamp"])
-        rows.append({
-            "model": model, "reading": reading(model), "h": h, "k_cap": k, "test_accuracy": round(float(acc.mean()), 3),
-            "std": round(float(acc.std(ddof=1)), 3) if len(acc) > 1 else None, "std_kind": "sample (ddof=1)",
-            "seeds": len(acc), "seed_list": sorted(r["seed"] for r in runs), "epochs": epochs,
-            "train_size": n, "train_set": TRAIN_SET[200] if n == 2000 else TRAIN_SET[0] if n == 60000 else f"{n} images",
-            "wall_seconds": round(float(sum(r["wall_seconds"] for r in runs)), 2),
-            "device": latest["device"], "command": latest["command"],
-            "git_commits": sorted({r.get("git_commit", "unknown") for r in runs}),
-        })
+        rows.append(
+            {
+                "model": model,
+                "reading": reading(model),
+                "h": h,
+                "k_cap": k,
+                "test_accuracy": round(float(acc.mean()), 3),
+                "std": round(float(acc.std(ddof=1)), 3) if len(acc) > 1 else None,
+                "std_kind": "sample (ddof=1)",
+                "seeds": len(acc),
+                "seed_list": sorted(r["seed"] for r in runs),
+                "epochs": epochs,
+                "train_size": n,
+                "train_set": TRAIN_SET[200] if n == 2000 else TRAIN_SET[0] if n == 60000 else f"{n} images",
+                "wall_seconds": round(float(sum(r["wall_seconds"] for r in runs)), 2),
+                "device": latest["device"],
+                "command": latest["command"],
+                "git_commits": sorted({r.get("git_commit", "unknown") for r in runs}),
+            }
+        )
     write_json(out / "summary.json", rows)
     return rows
 
@@ -385,8 +479,18 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
             ax.text(min(a, 100) + 1, y_, f"{a:.2f}", va="center", fontsize=7)
         for name in ("SGD", "SignSGD", "DNN"):
             if h in PAPER:
-                ax.axvline(PAPER[h][name], color=colors.get(name, colors["DNN:signed-argmax"]), ls="--", lw=1, label=f"paper {name} {PAPER[h][name]}")
-        ax.set_yticks(ys, [f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''} ({r['epochs']} ep, {r['seeds']} seeds)" for r in hr], fontsize=7)
+                ax.axvline(
+                    PAPER[h][name],
+                    color=colors.get(name, colors["DNN:signed-argmax"]),
+                    ls="--",
+                    lw=1,
+                    label=f"paper {name} {PAPER[h][name]}",
+                )
+        ax.set_yticks(
+            ys,
+            [f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''} ({r['epochs']} ep, {r['seeds']} seeds)" for r in hr],
+            fontsize=7,
+        )
         ax.set_xlim(0, 105)
         ax.set_xlabel("test accuracy % (full 10k test set; mean ± std over seeds)")
         ax.set_title(f"h = {h}")
@@ -399,7 +503,9 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
         for (name, k), rs in sorted(curves.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
             label, style = f"{name}{' k=' + str(k) if k else ''}", "--" if k else "-"
             n = min(len(r["curve_acc"]) for r in rs)
-            axes[1, col].plot(rs[0]["curve_epoch"][:n], np.mean([r["curve_acc"][:n] for r in rs], 0), style, marker=".", color=colors[name], label=label)
+            axes[1, col].plot(
+                rs[0]["curve_epoch"][:n], np.mean([r["curve_acc"][:n] for r in rs], 0), style, marker=".", color=colors[name], label=label
+            )
             n = min(len(r["train_acc"]) for r in rs)
             axes[2, col].plot(np.arange(1, n + 1), np.mean([r["train_acc"][:n] for r in rs], 0), style, color=colors[name], label=label)
         sizes = sorted({r["curve_set_size"] for r in runs if r["h"] == h})
@@ -411,7 +517,9 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
             ax.set_ylim(0, 100)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-    fig.suptitle("Table 2: frozen U(±1/28) 784→h ReLU layer; readout by Adam ('SGD') / SignSGD / dopamine-gated plasticity (mean over seeds)")
+    fig.suptitle(
+        "Table 2: frozen U(±1/28) 784→h ReLU layer; readout by Adam ('SGD') / SignSGD / dopamine-gated plasticity (mean over seeds)"
+    )
     fig.tight_layout()
     path = out / "table2.png"
     fig.savefig(path, dpi=100)
@@ -431,8 +539,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sweep-variants", nargs="*", default=SWEEP_VARIANTS, help=f"extra DNN variants, only at h <= {SWEEP_MAX_H}")
     p.add_argument("--k-cap", nargs="*", default=["100000:256"], help="h:k pairs: k-capped DNN rows at that h")
     p.add_argument("--kcap-variants", nargs="+", default=KCAP_VARIANTS)
-    p.add_argument("--per-class", type=int, default=200,
-                   help="training images per digit; 200 is an assumption (Section 3.1's NNE setup), 0 = all 60,000")
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=200,
+        help="training images per digit; 200 is an assumption (Section 3.1's NNE setup), 0 = all 60,000",
+    )
     p.add_argument("--batch-size", type=int, default=50, help="baseline minibatch (paper: 50 for SignSGD)")
     p.add_argument("--adam-lr", type=float, default=1e-3)
     p.add_argument("--signsgd-lr", type=float, default=None, help="default 1/h")
@@ -474,7 +586,11 @@ def main(argv: list[str] | None = None) -> None:
         log.append({**metadata(command), "total_wall_seconds": round(time.perf_counter() - t0, 1)})
         write_json(details, {"paper": PAPER, "rows": rows, "invocations": log})
     for r in rows:
-        print(f"{r['model']:28s} [{r['reading']}] n={r['train_size']} h={r['h']:6d} k={str(r['k_cap']):4s} {r['test_accuracy']:6.2f} ± {r['std'] if r['std'] is not None else float('nan'):5.2f}  seeds={r['seeds']} epochs={r['epochs']} wall={r['wall_seconds']:.1f}s")
+        print(
+            f"{r['model']:28s} [{r['reading']}] n={r['train_size']} h={r['h']:6d} k={str(r['k_cap']):4s} {r['test_accuracy']:6.2f} "
+            f"± {r['std'] if r['std'] is not None else float('nan'):5.2f}  seeds={r['seeds']} epochs={r['epochs']} "
+            f"wall={r['wall_seconds']:.1f}s"
+        )
     print(f"wrote {out / 'summary.json'}{', ' + str(png) if png else ''}; total {time.perf_counter() - t0:.1f}s", flush=True)
 
 

@@ -15,14 +15,14 @@ Core (pure functions, explicit PRNG keys):
 from importlib import metadata as _metadata
 
 from nne_jax.config import PRESETS, RunConfig
+from nne_jax.deep import DeepMLP, DeepTask, deep_forward, deep_forward_population, deep_mlp, deep_task
 from nne_jax.fitness import Fitness, accuracy, centered_ranks, cross_entropy, delta_fitness, neg_cross_entropy, standardize
-from nne_jax.generation import MLPTask, Metrics, distinct_indices, make_generation, mean_weights, mlp_task, run_generations
+from nne_jax.generation import Metrics, MLPTask, distinct_indices, make_generation, mean_weights, mlp_task, run_generations
 from nne_jax.genetics import allele_rewards, multiplicative_weights_update, sample_genotypes, update_allele_freqs
 from nne_jax.networks import MaskedMLP, dense_forward, dense_params, linear_forward, masked_mlp, mlp_forward
 from nne_jax.population import PATHS, population_logits
 from nne_jax.strategy import NNE, NNEParams, NNEState, TellMetrics
 from nne_jax.weights import WeightGeneration, dense_matrix, generate_weights, generate_weights_t, weight_generation
-from nne_jax.deep import DeepMLP, DeepTask, deep_forward, deep_forward_population, deep_mlp, deep_task
 
 try:  # the one source of the version is pyproject.toml, read from the installed package's metadata
     __version__ = _metadata.version("nne_jax")

@@ -23,7 +23,8 @@ evosax is not imported here (any object with evosax's ``init/ask/tell`` signatur
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp

@@ -10,7 +10,7 @@ rewards; all are invariant to the scale of the raw fitness except ``"none"``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

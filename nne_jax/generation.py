@@ -6,10 +6,12 @@ on the minibatch → fitness ``δ`` → allele rewards ``f, f̄`` → update of 
 PRNG: the key of generation ``t`` is ``fold_in(run_key, t)``, so a run's random stream does not
 depend on how it is cut into chunks (a resumed run is bitwise identical to an uncut one).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import flax.struct
 import jax
@@ -96,8 +98,18 @@ class MLPTask:
 
     def population_logits(self, genotypes: Array, inputs: Array) -> Array:
         """Every genotype's network: ``(N, n), (B, d) -> (N, B, C)`` logits (via ``path``)."""
-        logits = population_logits(self.arch, self.wg, self.select(genotypes), inputs, self.path, self.pop_chunk,
-                                   self.matmul_dtype, self.blocks, self.offset, self.gene_map)
+        logits = population_logits(
+            self.arch,
+            self.wg,
+            self.select(genotypes),
+            inputs,
+            self.path,
+            self.pop_chunk,
+            self.matmul_dtype,
+            self.blocks,
+            self.offset,
+            self.gene_map,
+        )
         return self.logit_scale * logits
 
 
@@ -136,8 +148,9 @@ def mlp_task(
     wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
     blocks = unit_groups(arch, wg, block_units)
     path = default_path(gene_map=gene_map) if path == "auto" else path
-    return MLPTask(arch, wg, blocks, gene_map=gene_map, path=path, pop_chunk=pop_chunk, matmul_dtype=matmul_dtype,
-                   logit_scale=float(logit_scale))
+    return MLPTask(
+        arch, wg, blocks, gene_map=gene_map, path=path, pop_chunk=pop_chunk, matmul_dtype=matmul_dtype, logit_scale=float(logit_scale)
+    )
 
 
 class Metrics(NamedTuple):
@@ -177,6 +190,7 @@ def generation_step(
 
 def population_fitness(task: MLPTask, genotypes: Array, batch: tuple[Array, Array], fitness_fn: Callable[[Array, Array], Array]) -> Array:
     """Fitness ``(N,)`` of every genotype ``(N, n)`` on ``batch``, sharded over ``task.mesh`` if set."""
+
     def evaluate(g: Array, task: MLPTask, batch: tuple[Array, Array]) -> Array:
         return fitness_fn(task.population_logits(g, batch[0]), batch[1])
 
@@ -239,7 +253,15 @@ def _sample_batch(key: Array, inputs: Array, labels: Array, batch_size: int) -> 
 
 @partial(jax.jit, static_argnums=(0, 1, 2, 3))
 def _scan_chunk(
-    strategy: NNE, fitness_fn: Callable, batch_size: int, length: int, task: MLPTask, state: NNEState, run_key: Array, inputs: Array, labels: Array
+    strategy: NNE,
+    fitness_fn: Callable,
+    batch_size: int,
+    length: int,
+    task: MLPTask,
+    state: NNEState,
+    run_key: Array,
+    inputs: Array,
+    labels: Array,
 ) -> tuple[NNEState, Metrics]:
     def body(state: NNEState, _: None) -> tuple[NNEState, Metrics]:
         batch_key, gen_key = jax.random.split(jax.random.fold_in(run_key, state.generation))

@@ -10,7 +10,7 @@ Every function here is pure and jit-able; PRNG keys are always passed in.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

@@ -19,9 +19,10 @@ Three paths compute the same function (tests check they agree to float tolerance
 
 Memory is bounded by ``pop_chunk``: the population is evaluated in chunks with ``lax.map``.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -31,22 +32,28 @@ from nne_jax.networks import MaskedMLP, _gather_inputs, _inputs_by_feature, k_ca
 from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, generate_weights_t
 
 Array = jax.Array
-Blocks = Optional[tuple[UnitGroup, ...]]
+Blocks = tuple[UnitGroup, ...] | None
 
 __all__ = ["PATHS", "population_logits", "default_path", "map_in_chunks"]
 
 
-def _dense(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+def _dense(
+    arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str
+) -> Array:
     weights = _finish(generate_weights(wg, genotypes), offset, gene_map)  # (N, S)
     return jax.vmap(lambda w: mlp_forward(arch, w, inputs))(weights)
 
 
-def _sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+def _sparse(
+    arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str
+) -> Array:
     weights_t = generate_weights_t(wg, genotypes.T)  # (S, N)
     return mlp_forward_population(arch, _finish(weights_t, None if offset is None else offset[:, None], gene_map), inputs)
 
 
-def _fused(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+def _fused(
+    arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str
+) -> Array:
     """The sparse path, one block of hidden units at a time (``lax.scan``): each block's weights
     are generated, used for its first-layer activations and added into the logits while still in
     cache, so neither the ``(S, N)`` weights nor the ``(h, B, N)`` activations are materialised.
@@ -110,7 +117,9 @@ def _row_of_nonzero(wg: WeightGeneration) -> Array:
     return jnp.searchsorted(wg.indptr, jnp.arange(wg.nnz), side="right") - 1
 
 
-def _genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str) -> Array:
+def _genespace(
+    arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str
+) -> Array:
     if gene_map != "identity":
         raise ValueError(f"the genespace path needs weights linear in the genes; gene_map={gene_map!r} needs 'fused' or 'sparse'")
     h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
@@ -190,8 +199,9 @@ def population_logits(
         raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
     if offset is not None and offset.shape != (arch.num_slots,):
         raise ValueError(f"offset must have shape ({arch.num_slots},), got {offset.shape}")
-    if blocks is not None and (sum(g.num_units for g in blocks) != arch.num_hidden
-                               or any(w.num_genes != wg.num_genes for g in blocks for w in (g.wg_in, g.wg_out))):
+    if blocks is not None and (
+        sum(g.num_units for g in blocks) != arch.num_hidden or any(w.num_genes != wg.num_genes for g in blocks for w in (g.wg_in, g.wg_out))
+    ):
         raise ValueError("blocks do not match this network and W (rebuild them with nne_jax.blocks.unit_groups or regroup)")
     fn = PATHS[path]
     return map_in_chunks(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype, offset, gene_map), genotypes, pop_chunk)

@@ -21,7 +21,8 @@ The checkpointing, logging and compaction driver stays in :mod:`nne_jax.runner`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

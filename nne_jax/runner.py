@@ -19,6 +19,7 @@ when the population would be split over another number of devices than the check
 every generation stops the run with :class:`NonFiniteFitnessError` (nothing of that chunk saved);
 metrics and results are strict JSON (non-finite → ``null``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,6 +61,7 @@ class ResumeRefusedError(ValueError):
 class NonFiniteFitnessError(FloatingPointError):
     """Every generation of a chunk had non-finite (NaN/inf) fitness: the run stops, that chunk unsaved."""
 
+
 logger = logging.getLogger(__name__)
 
 CURVE_KEYS = ("generation", "train_seconds", "test_accuracy", "mean_fitness", "best_fitness", "batch_accuracy", "allele_convergence")
@@ -87,12 +89,30 @@ def make_task(config: RunConfig, seed: int, num_classes: int, num_inputs: int = 
     if config.hidden_layers > 1:  # deeper NNE: the population is chunked instead of fused
         from nne_jax.deep import deep_task
 
-        mlp = deep_task(task_key, config.num_genes, hidden=(config.num_hidden,) * config.hidden_layers, beta=config.beta,
-                        num_classes=num_classes, gene_map=config.gene_map, pop_chunk=125, num_inputs=num_inputs,
-                        fan_in_scale=config.fan_in_scale, logit_scale=config.logit_scale)
+        mlp = deep_task(
+            task_key,
+            config.num_genes,
+            hidden=(config.num_hidden,) * config.hidden_layers,
+            beta=config.beta,
+            num_classes=num_classes,
+            gene_map=config.gene_map,
+            pop_chunk=125,
+            num_inputs=num_inputs,
+            fan_in_scale=config.fan_in_scale,
+            logit_scale=config.logit_scale,
+        )
     else:
-        mlp = mlp_task(task_key, config.num_genes, beta=config.beta, num_hidden=config.num_hidden, num_classes=num_classes, k_cap=config.k_cap,
-                       gene_map=config.gene_map, logit_scale=config.logit_scale, num_inputs=num_inputs)
+        mlp = mlp_task(
+            task_key,
+            config.num_genes,
+            beta=config.beta,
+            num_hidden=config.num_hidden,
+            num_classes=num_classes,
+            k_cap=config.k_cap,
+            gene_map=config.gene_map,
+            logit_scale=config.logit_scale,
+            num_inputs=num_inputs,
+        )
     if jax.device_count() > 1 and config.pop_size % jax.device_count() == 0:
         mlp = mlp.replace(mesh=population_mesh())
     return mlp
@@ -141,8 +161,10 @@ def _check_data(config: RunConfig, task_name: str, data: dict[str, np.ndarray]) 
     """The number of classes of the task's labels; refuses a minibatch above the training set and foreign labels."""
     train = len(data["train_y"])
     if config.batch_size > train:
-        raise ConfigError(f"batch_size={config.batch_size} is larger than the training set ({train} examples); "
-                          f"use batch_size <= {train} (or more per_class)")
+        raise ConfigError(
+            f"batch_size={config.batch_size} is larger than the training set ({train} examples); "
+            f"use batch_size <= {train} (or more per_class)"
+        )
     from nne_jax.data.tasks import TASK_CLASSES
 
     labels = np.concatenate([np.asarray(data["train_y"]).ravel(), np.asarray(data["test_y"]).ravel()])
@@ -153,8 +175,17 @@ def _check_data(config: RunConfig, task_name: str, data: dict[str, np.ndarray]) 
     return int(np.max(data["train_y"])) + 1
 
 
-def _evolve_locked(config: RunConfig, task_name: str, seed: int, data: dict[str, np.ndarray], ckpt_dir: Path,
-                   log: Callable[[str], None] | None, restart: bool, num_classes: int, bar: bool | None) -> dict[str, Any]:
+def _evolve_locked(
+    config: RunConfig,
+    task_name: str,
+    seed: int,
+    data: dict[str, np.ndarray],
+    ckpt_dir: Path,
+    log: Callable[[str], None] | None,
+    restart: bool,
+    num_classes: int,
+    bar: bool | None,
+) -> dict[str, Any]:
     _, init_key, run_key = jax.random.split(jax.random.PRNGKey(seed), 3)
     mlp = make_task(config, seed, num_classes, int(np.shape(data["train_x"])[1]))
     shards = _population_shards(mlp)
@@ -192,37 +223,63 @@ def _evolve_locked(config: RunConfig, task_name: str, seed: int, data: dict[str,
     if not curves["generation"]:
         for k, v in zip(CURVE_KEYS, (0, 0.0, test_accuracy(state), None, None, None, allele_convergence(np.asarray(state.allele_freqs)))):
             curves[k].append(v)
-    progress = None if log is None else Progress(config.generations, int(state.generation), f"[{task_name} {config.name} seed {seed}]",
-                                                   bar=bar, log=log)
+    progress = (
+        None
+        if log is None
+        else Progress(config.generations, int(state.generation), f"[{task_name} {config.name} seed {seed}]", bar=bar, log=log)
+    )
     while int(state.generation) < config.generations:
         first = int(state.generation)
         target = min(first + config.eval_every, config.generations)
         start = time.perf_counter()
-        new_state, metrics = run_generations(nne, mlp, state, run_key, x, y, target, config.batch_size, chunk_size=config.eval_every,
-                                             fitness_fn=config.fitness_fn())
+        new_state, metrics = run_generations(
+            nne, mlp, state, run_key, x, y, target, config.batch_size, chunk_size=config.eval_every, fitness_fn=config.fitness_fn()
+        )
         jax.block_until_ready(new_state.allele_freqs)
         _check_chunk_fitness(metrics, nne, first, target, config, log)
         state = new_state
         chunk_seconds = time.perf_counter() - start
         train_seconds += chunk_seconds
-        point = {"generation": target, "train_seconds": train_seconds, "test_accuracy": test_accuracy(state),
-                 "mean_fitness": float(metrics.mean_fitness[-1]), "best_fitness": float(metrics.best_fitness[-1]),
-                 "batch_accuracy": float(np.mean(np.asarray(metrics.mean_weights_accuracy))),
-                 "allele_convergence": allele_convergence(np.asarray(state.allele_freqs))}
+        point = {
+            "generation": target,
+            "train_seconds": train_seconds,
+            "test_accuracy": test_accuracy(state),
+            "mean_fitness": float(metrics.mean_fitness[-1]),
+            "best_fitness": float(metrics.best_fitness[-1]),
+            "batch_accuracy": float(np.mean(np.asarray(metrics.mean_weights_accuracy))),
+            "allele_convergence": allele_convergence(np.asarray(state.allele_freqs)),
+        }
         for k in CURVE_KEYS:
             curves[k].append(point[k])
         p = np.asarray(state.allele_freqs)
         point["near_0_or_1"] = float(np.mean(np.minimum(p, 1 - p) < 0.01))
         append_jsonl(metrics_path, point)
-        save_checkpoint(ckpt_dir, target, {"allele_freqs": p, "fixed": np.asarray(state.fixed), "generation": np.asarray(state.generation),
-                                           "curves": {k: np.asarray([np.nan if v is None else v for v in curves[k]], np.float64) for k in CURVE_KEYS},
-                                           "train_seconds": np.asarray(train_seconds), "population_shards": np.asarray(shards)}, identity)
+        save_checkpoint(
+            ckpt_dir,
+            target,
+            {
+                "allele_freqs": p,
+                "fixed": np.asarray(state.fixed),
+                "generation": np.asarray(state.generation),
+                "curves": {k: np.asarray([np.nan if v is None else v for v in curves[k]], np.float64) for k in CURVE_KEYS},
+                "train_seconds": np.asarray(train_seconds),
+                "population_shards": np.asarray(shards),
+            },
+            identity,
+        )
         if progress is not None:
             progress.update(target, chunk_seconds, point)
     if progress is not None:
         progress.close()
-    return {"task": mlp, "state": state, "curves": curves, "train_seconds": train_seconds, "config": identity,
-            "generations": int(state.generation), "resumed_from": step if restored is not None else None}
+    return {
+        "task": mlp,
+        "state": state,
+        "curves": curves,
+        "train_seconds": train_seconds,
+        "config": identity,
+        "generations": int(state.generation),
+        "resumed_from": step if restored is not None else None,
+    }
 
 
 def _population_shards(mlp: Any) -> int:
@@ -236,7 +293,8 @@ def _check_resume(ckpt_dir: Path, step: int, saved: dict[str, Any], config: RunC
     if step > config.generations:
         raise ResumeRefusedError(
             f"{ckpt_dir} already holds generation {step}, more than the {config.generations} generations asked for; "
-            f"ask for --generations >= {step} to continue (or {step} to just read it), or use another output directory")
+            f"ask for --generations >= {step} to continue (or {step} to just read it), or use another output directory"
+        )
     if "population_shards" not in saved:  # written before the split was recorded: cannot check
         warnings.warn(f"checkpoint in {ckpt_dir} does not record its device split; resuming without that check", stacklevel=3)
         return
@@ -245,7 +303,8 @@ def _check_resume(ckpt_dir: Path, step: int, saved: dict[str, Any], config: RunC
         raise ResumeRefusedError(
             f"the checkpoint in {ckpt_dir} was written with the population split over {before} device(s), this process "
             f"splits it over {shards}: the sums over the population would round differently and the resume would not be "
-            f"bitwise exact. Resume with --devices {before} (or use another output directory)")
+            f"bitwise exact. Resume with --devices {before} (or use another output directory)"
+        )
 
 
 def clipped_fraction(fitness: jax.Array, eps: float | jax.Array) -> jax.Array:
@@ -253,8 +312,7 @@ def clipped_fraction(fitness: jax.Array, eps: float | jax.Array) -> jax.Array:
     return jnp.mean((1.0 + eps * jnp.asarray(fitness, jnp.float32)) < 0.0)
 
 
-def _check_chunk_fitness(metrics: Any, nne: Any, first: int, target: int, config: RunConfig,
-                         log: Callable[[str], None] | None) -> None:
+def _check_chunk_fitness(metrics: Any, nne: Any, first: int, target: int, config: RunConfig, log: Callable[[str], None] | None) -> None:
     """Stops on a chunk whose fitness is non-finite throughout; warns on some non-finite generations or clipping."""
     mean = np.asarray(metrics.mean_fitness)
     finite = np.isfinite(mean)
@@ -263,7 +321,8 @@ def _check_chunk_fitness(metrics: Any, nne: Any, first: int, target: int, config
         raise NonFiniteFitnessError(
             f"the population's fitness was non-finite (NaN/inf) in every generation of {where} (fitness={config.fitness}, "
             f"temperature={config.temperature}, logit_scale={config.logit_scale}); stopping, nothing of this chunk saved. "
-            "Check the fitness settings (e.g. a temperature or logit_scale that overflows)")
+            "Check the fitness settings (e.g. a temperature or logit_scale that overflows)"
+        )
     if not finite.all():
         warnings.warn(f"{where}: {int((~finite).sum())} of {finite.size} generations had non-finite mean fitness", stacklevel=3)
     if nne.update_rule != "weak_selection" or nne.fitness_shaping != "none":
@@ -278,9 +337,11 @@ def _check_chunk_fitness(metrics: Any, nne: Any, first: int, target: int, config
         eps = jax.vmap(nne.eps)(gens) if callable(nne.eps) else jnp.full(gens.shape, nne.eps)
         frac = float(clipped_fraction(jnp.where(finite, mean, 0.0), eps))
     if frac > CLIP_WARN_FRACTION:
-        msg = (f"{where}: {100 * frac:.0f}% of equation (3)'s multipliers 1 + eps*f are clipped at 0 (fitness too negative "
-               f"for eps={nne.eps}); those genes do not learn. For signed fitness use fitness_shaping='standardize' or "
-               "update_rule='multiplicative_weights'")
+        msg = (
+            f"{where}: {100 * frac:.0f}% of equation (3)'s multipliers 1 + eps*f are clipped at 0 (fitness too negative "
+            f"for eps={nne.eps}); those genes do not learn. For signed fitness use fitness_shaping='standardize' or "
+            "update_rule='multiplicative_weights'"
+        )
         warnings.warn(msg, stacklevel=3)
         if log:
             log("warning: " + msg)
@@ -320,8 +381,7 @@ def _reconcile_metrics(path: Path, step: int, curves: dict[str, list]) -> None:
         dropped_path = path.with_name("metrics.dropped.jsonl")
         for rec in dropped:
             append_jsonl(dropped_path, rec)
-        warnings.warn(f"{path}: {len(dropped)} line(s) beyond checkpoint generation {step} moved to {dropped_path.name}",
-                      stacklevel=3)
+        warnings.warn(f"{path}: {len(dropped)} line(s) beyond checkpoint generation {step} moved to {dropped_path.name}", stacklevel=3)
     text = "".join(dumps_strict(keep[g]) + "\n" for g in sorted(keep))
     if path.exists() and path.read_text() == text:
         return

@@ -27,8 +27,9 @@ Either way ``TellMetrics.num_nonfinite`` counts them, and no NaN ever enters the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import flax.struct
 import jax

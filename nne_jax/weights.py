@@ -7,7 +7,7 @@ links (padding); those rows are kept empty, so their weight is always 0.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import flax.struct
 import jax

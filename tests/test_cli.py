@@ -1,4 +1,5 @@
 """The command line: presets, a short run, resume, clear errors."""
+
 import json
 import os
 import subprocess
@@ -26,7 +27,22 @@ def test_bad_override_is_a_clear_error(capsys):
 @pytest.mark.skipif(not os.environ.get("NNE_DATA_DIR"), reason="NNE_DATA_DIR not set (real MNIST needed)")
 def test_cli_run_resume_and_outputs(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "nne_jax", "run", "--preset", "smoke", "--task", "0-4", "--generations", "20", "--out", str(out), "--devices", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nne_jax",
+        "run",
+        "--preset",
+        "smoke",
+        "--task",
+        "0-4",
+        "--generations",
+        "20",
+        "--out",
+        str(out),
+        "--devices",
+        "2",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # --devices decides
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert first.returncode == 0, first.stderr

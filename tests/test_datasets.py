@@ -1,4 +1,5 @@
 """Any MNIST-format data set from the command line: --data-dir, --sha256, --classes (nne-jax run, experiments.table1)."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,10 @@ from nne_jax.data.datasets import (
 from nne_jax.data.tasks import load_task_data
 from nne_jax.runner import make_task
 
-KMNIST_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+KMNIST_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 def _idx(array: np.ndarray) -> bytes:
@@ -40,7 +43,7 @@ def learnable_images(per_class: int, seed: int, side: int = 28, classes: int = 1
     cell = side // 4
     for i, c in enumerate(labels):
         r, q = divmod(int(c), 4)
-        images[i, r * cell:(r + 1) * cell, q * cell:(q + 1) * cell] = 255
+        images[i, r * cell : (r + 1) * cell, q * cell : (q + 1) * cell] = 255
     order = rng.permutation(len(labels))
     return images[order], labels[order].astype(np.uint8)
 
@@ -68,8 +71,23 @@ def kmnist(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def test_nne_jax_run_on_a_kmnist_style_directory_end_to_end(kmnist, tmp_path, capsys):
     directory, digests = kmnist
     out = tmp_path / "run"
-    result = main(["run", "--data-dir", str(directory), "--sha256", "none", "--classes", "0-9", "--preset", "smoke",
-                   "--out", str(out), "--devices", "1"])
+    result = main(
+        [
+            "run",
+            "--data-dir",
+            str(directory),
+            "--sha256",
+            "none",
+            "--classes",
+            "0-9",
+            "--preset",
+            "smoke",
+            "--out",
+            str(out),
+            "--devices",
+            "1",
+        ]
+    )
     assert result["dataset"]["files"] == digests  # every file's digest is recorded
     assert result["dataset"]["name"] == directory.name and result["dataset"]["sha256_checked_against"] is None
     assert result["dataset"]["classes"] == list(range(10)) and result["num_outputs"] == 10
@@ -99,8 +117,27 @@ def test_table1_on_another_data_set_writes_its_own_folder(kmnist, tmp_path):
 
     directory, digests = kmnist
     out = tmp_path / "t1"
-    result = table1.main(["--data-dir", str(directory), "--sha256", "none", "--classes", "0-4", "--preset", "smoke",
-                          "--generations", "10", "--set", "num_hidden=100", "--no-baselines", "--out", str(out), "--devices", "1"])
+    result = table1.main(
+        [
+            "--data-dir",
+            str(directory),
+            "--sha256",
+            "none",
+            "--classes",
+            "0-4",
+            "--preset",
+            "smoke",
+            "--generations",
+            "10",
+            "--set",
+            "num_hidden=100",
+            "--no-baselines",
+            "--out",
+            str(out),
+            "--devices",
+            "1",
+        ]
+    )
     assert result["dataset"]["files"] == digests and result["dataset"]["classes"] == [0, 1, 2, 3, 4]
     assert result["num_outputs"] == 5
     assert (out / "0-4_smoke_seed0.json").exists()
@@ -113,8 +150,29 @@ def test_npz_data_set_with_small_images(tmp_path):
     data = load_task_data("1-3", 10, 0, data_dir=tmp_path, sha256=None)
     assert data["train_x"].shape == (30, 64) and data["dataset"]["format"] == "npz"
     assert float(data["train_x"].max()) == 1.0 and data["test_y"].tolist().count(0) == 5
-    result = main(["run", "--data-dir", str(tmp_path / "tiny.npz"), "--sha256", "none", "--classes", "1-3", "--preset", "smoke",
-                   "--generations", "10", "--set", "per_class=10", "--set", "num_hidden=100", "--out", str(tmp_path / "run"), "--devices", "1"])
+    result = main(
+        [
+            "run",
+            "--data-dir",
+            str(tmp_path / "tiny.npz"),
+            "--sha256",
+            "none",
+            "--classes",
+            "1-3",
+            "--preset",
+            "smoke",
+            "--generations",
+            "10",
+            "--set",
+            "per_class=10",
+            "--set",
+            "num_hidden=100",
+            "--out",
+            str(tmp_path / "run"),
+            "--devices",
+            "1",
+        ]
+    )
     assert result["num_outputs"] == 3 and result["dataset"]["name"] == "tiny"
 
 
@@ -131,14 +189,17 @@ def test_class_specs():
     assert class_spec(tuple(range(10))) == "0-9" and class_spec((3, 5)) == "3,5" and class_spec((4, 5)) == "4,5"
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["--classes", "4-2"], "--classes: .*runs backwards"),
-    (["--classes", "a,b"], "--classes: .*'a' is not a label"),
-    (["--classes", "1,1"], r"--classes: .*\[1\] given more than once"),
-    (["--classes", "0-4", "--task", "0-9"], "give --task or --classes, not both"),
-    (["--sha256", "none"], "--sha256 applies to --data-dir only"),
-    (["--data-dir", "/nonexistent/kmnist"], "--data-dir /nonexistent/kmnist: not a directory"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--classes", "4-2"], "--classes: .*runs backwards"),
+        (["--classes", "a,b"], "--classes: .*'a' is not a label"),
+        (["--classes", "1,1"], r"--classes: .*\[1\] given more than once"),
+        (["--classes", "0-4", "--task", "0-9"], "give --task or --classes, not both"),
+        (["--sha256", "none"], "--sha256 applies to --data-dir only"),
+        (["--data-dir", "/nonexistent/kmnist"], "--data-dir /nonexistent/kmnist: not a directory"),
+    ],
+)
 def test_bad_data_options_give_one_clear_error(argv, match):
     with pytest.raises(SystemExit, match=match):
         main(["run", "--preset", "smoke", *argv])

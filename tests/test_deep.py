@@ -1,4 +1,5 @@
 """Deeper NNE (nne_jax.deep): forward passes vs a dense reference, slot layout, task protocol, learning."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -122,7 +123,9 @@ def test_learns_separable_task():
     x, y = toy_data(jax.random.PRNGKey(20))
     nne = nj.NNE(num_genes=n, pop_size=32, eps=1.0, update_rule="multiplicative_weights", fitness_shaping="standardize", antithetic=True)
     s0 = nne.init(jax.random.PRNGKey(21))
-    state, metrics = nj.run_generations(nne, task, s0, jax.random.PRNGKey(22), x, y, 30, batch_size=80, chunk_size=30, fitness_fn=nj.neg_cross_entropy)
+    state, metrics = nj.run_generations(
+        nne, task, s0, jax.random.PRNGKey(22), x, y, 30, batch_size=80, chunk_size=30, fitness_fn=nj.neg_cross_entropy
+    )
     before = float(network_accuracy(task, nj.mean_weights(task, s0.allele_freqs), x, y))
     after = float(network_accuracy(task, nj.mean_weights(task, state.allele_freqs), x, y))
     fit = np.asarray(metrics.mean_fitness)
@@ -136,7 +139,7 @@ def test_gene_maps():
         task = deep_task(jax.random.PRNGKey(24), N_GENES, HIDDEN, 0.2, D, C, density=0.3, gene_map=name)
         assert check(np.asarray(task.weights(g)))
         x = jax.random.normal(jax.random.PRNGKey(25), (3, D))
-        per_net = jax.vmap(lambda w: task.forward(w, x))(task.weights(g))
+        per_net = jax.vmap(lambda w, task=task, x=x: task.forward(w, x))(task.weights(g))
         np.testing.assert_allclose(np.asarray(task.population_logits(g, x)), np.asarray(per_net), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="unknown gene_map"):
         deep_task(jax.random.PRNGKey(0), N_GENES, HIDDEN, 0.05, D, C, gene_map="sigmoid")
@@ -160,7 +163,15 @@ def test_bad_inputs(arch):
         deep_task(jax.random.PRNGKey(0), N_GENES, HIDDEN, 0.05, D, C, pop_chunk=0)
     task = deep_task(jax.random.PRNGKey(0), N_GENES, HIDDEN, 0.05, D, C, density=0.3)
     with pytest.raises(ValueError, match="inputs must have shape"):
-        nj.run_generations(nj.NNE(num_genes=N_GENES, pop_size=8, eps=1.0), task, nj.NNE(num_genes=N_GENES, pop_size=8, eps=1.0).init(jax.random.PRNGKey(0)),
-                           jax.random.PRNGKey(0), jnp.zeros((10, D + 1)), jnp.zeros(10, jnp.int32), 2, batch_size=4)
+        nj.run_generations(
+            nj.NNE(num_genes=N_GENES, pop_size=8, eps=1.0),
+            task,
+            nj.NNE(num_genes=N_GENES, pop_size=8, eps=1.0).init(jax.random.PRNGKey(0)),
+            jax.random.PRNGKey(0),
+            jnp.zeros((10, D + 1)),
+            jnp.zeros(10, jnp.int32),
+            2,
+            batch_size=4,
+        )
     with pytest.raises(ValueError, match="genotypes must have shape"):
         task.population_logits(jnp.zeros((4, N_GENES + 1)), jnp.zeros((3, D)))

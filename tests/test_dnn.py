@@ -1,4 +1,5 @@
 """DNN (Section 3.2): plasticity rules by hand, no-op reading, k-cap, SignSGD, frozen layer, paths agree."""
+
 import math
 import os
 
@@ -99,7 +100,9 @@ def test_k_cap_keeps_exactly_k():
     idx, vals = dnn.sparse_features(layer, x)
     assert idx.shape == vals.shape == (6, 8)
     np.testing.assert_allclose(np.take_along_axis(np.asarray(dense), np.asarray(idx), -1), np.asarray(vals))
-    np.testing.assert_array_equal(np.asarray(dnn.sparse_from_dense(dnn.hidden_features(layer.replace(k_cap=None), x), 8)[0]), np.asarray(idx))
+    np.testing.assert_array_equal(
+        np.asarray(dnn.sparse_from_dense(dnn.hidden_features(layer.replace(k_cap=None), x), 8)[0]), np.asarray(idx)
+    )
 
 
 def test_frozen_layer_stays_frozen():
@@ -231,19 +234,37 @@ def test_table2_quick_on_mnist(tmp_path):
 
     from experiments import table2
 
-    table2.main(["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose",
-                 "minibatch"])
+    table2.main(
+        ["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose", "minibatch"]
+    )
     rows = {r["model"]: r for r in json.loads((tmp_path / "quick" / "summary.json").read_text())}
     assert set(rows) == {"SGD", "DNN:perceptron", "DNN:prose", "DNN:minibatch"}
-    assert {"model", "reading", "h", "k_cap", "test_accuracy", "std", "std_kind", "seeds", "seed_list", "epochs", "train_size",
-            "train_set", "wall_seconds", "device", "command", "git_commits"} <= set(rows["SGD"])
+    assert {
+        "model",
+        "reading",
+        "h",
+        "k_cap",
+        "test_accuracy",
+        "std",
+        "std_kind",
+        "seeds",
+        "seed_list",
+        "epochs",
+        "train_size",
+        "train_set",
+        "wall_seconds",
+        "device",
+        "command",
+        "git_commits",
+    } <= set(rows["SGD"])
     assert rows["DNN:perceptron"]["reading"] == "DNN (our perceptron-like reading)"
     assert rows["DNN:minibatch"]["reading"].startswith("DNN (introduction's per-minibatch reading")
     assert 0 <= rows["DNN:minibatch"]["test_accuracy"] <= 100
     assert rows["SGD"]["test_accuracy"] > 50 and rows["DNN:perceptron"]["test_accuracy"] > 40
     assert rows["DNN:prose"]["test_accuracy"] < 20  # never fires from the near-uniform start
-    table2.main(["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose",
-                 "minibatch"])  # all done: no-op
+    table2.main(
+        ["--quick", "--h", "300", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "prose", "minibatch"]
+    )  # all done: no-op
     assert json.loads((tmp_path / "quick" / "summary.json").read_text())[0]["seeds"] == 1
     pytest.importorskip("matplotlib")  # the figure is optional (matplotlib is an `experiments` extra)
     assert (tmp_path / "quick" / "table2.png").stat().st_size > 0

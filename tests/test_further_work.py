@@ -1,4 +1,5 @@
 """The paper's further work as library options: nonlinear gene maps, fixed-gene offsets, compaction."""
+
 import dataclasses
 
 import jax
@@ -16,7 +17,9 @@ N_GENES = 200
 
 @pytest.fixture(scope="module")
 def task():
-    return nj.mlp_task(jax.random.PRNGKey(0), num_genes=N_GENES, beta=0.02, num_inputs=30, num_hidden=40, num_classes=5, density=0.2, block_units=8)
+    return nj.mlp_task(
+        jax.random.PRNGKey(0), num_genes=N_GENES, beta=0.02, num_inputs=30, num_hidden=40, num_classes=5, density=0.2, block_units=8
+    )
 
 
 def _reference(task, genotypes, inputs, gene_map="identity", offset=None):
@@ -99,8 +102,12 @@ def test_compacted_task_computes_the_same_logits(task, fraction, path):
     nne = nj.NNE(num_genes=N_GENES, pop_size=12, eps=1.0, fixation=0.05)
     genotypes, _ = nne.ask(jax.random.PRNGKey(6), state)  # fixed genes carry their allele
     x = jax.random.uniform(jax.random.PRNGKey(7), (5, 30))
-    np.testing.assert_allclose(np.asarray(small.population_logits(genotypes, x)), np.asarray(full.population_logits(genotypes, x)), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(np.asarray(small.weights(state.allele_freqs)), np.asarray(full.weights(state.allele_freqs)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(small.population_logits(genotypes, x)), np.asarray(full.population_logits(genotypes, x)), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        np.asarray(small.weights(state.allele_freqs)), np.asarray(full.weights(state.allele_freqs)), rtol=1e-5, atol=1e-5
+    )
     with pytest.raises(ValueError, match="already compacted"):
         compact_task(small, state)
 
@@ -116,17 +123,28 @@ def test_compaction_bounds_recompilation(task):
 
 def test_compacted_run_follows_the_uncompacted_one():
     """run_generations with compaction (the default) matches a run without it, and genes do fix."""
-    task = nj.mlp_task(jax.random.PRNGKey(0), num_genes=120, beta=0.03, num_inputs=20, num_hidden=16, num_classes=3, density=0.3, block_units=4)
-    nne = nj.NNE(num_genes=120, pop_size=32, eps=0.8, update_rule="multiplicative_weights", fitness_shaping="standardize",
-                 antithetic=True, fixation=0.05, init_freqs="half")
+    task = nj.mlp_task(
+        jax.random.PRNGKey(0), num_genes=120, beta=0.03, num_inputs=20, num_hidden=16, num_classes=3, density=0.3, block_units=4
+    )
+    nne = nj.NNE(
+        num_genes=120,
+        pop_size=32,
+        eps=0.8,
+        update_rule="multiplicative_weights",
+        fitness_shaping="standardize",
+        antithetic=True,
+        fixation=0.05,
+        init_freqs="half",
+    )
     rng = np.random.default_rng(0)
     x = rng.random((60, 20)).astype(np.float32)
     y = (x[:, :3].argmax(1)).astype(np.int32)
     state0 = nne.init(jax.random.PRNGKey(1))
     runs = {}
     for compact in (True, False):
-        state, metrics = nj.run_generations(nne, task, state0, jax.random.PRNGKey(2), x, y, 40, 30, chunk_size=5,
-                                            fitness_fn=nj.neg_cross_entropy, compact=compact)
+        state, metrics = nj.run_generations(
+            nne, task, state0, jax.random.PRNGKey(2), x, y, 40, 30, chunk_size=5, fitness_fn=nj.neg_cross_entropy, compact=compact
+        )
         runs[compact] = (state, metrics)
     fixed = np.asarray(runs[True][0].fixed)
     assert 0.1 < fixed.mean() < 1.0  # a real test: part of the genes fixed during the run

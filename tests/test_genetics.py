@@ -1,4 +1,5 @@
 """Genetics: sampling, allele rewards and equation (3) against straightforward NumPy references."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -82,7 +83,9 @@ def test_equation_3_matches_numpy_and_stays_in_unit_interval():
         np.testing.assert_allclose(new, numpy_eq3(p, f, fb, eps), rtol=2e-5, atol=1e-7)
         assert new.min() >= 0 and new.max() <= 1
     # f > f_bar raises p; equal rewards leave p unchanged; endpoints are fixed points
-    new = np.asarray(update_allele_freqs(jnp.array([0.0, 0.3, 0.3, 1.0]), jnp.array([1.0, 2.0, 1.0, 0.0]), jnp.array([0.0, 1.0, 1.0, 3.0]), 0.1))
+    new = np.asarray(
+        update_allele_freqs(jnp.array([0.0, 0.3, 0.3, 1.0]), jnp.array([1.0, 2.0, 1.0, 0.0]), jnp.array([0.0, 1.0, 1.0, 3.0]), 0.1)
+    )
     assert new[0] == 0.0 and new[1] > 0.3 and new[2] == pytest.approx(0.3) and new[3] == 1.0
 
 

@@ -1,5 +1,6 @@
 """Two processes (jax.distributed on 127.0.0.1, CPU gloo collectives), half the population each,
 give the same allele frequencies as one process."""
+
 import os
 import socket
 import subprocess
@@ -48,13 +49,23 @@ def _free_port() -> int:
 def test_two_processes_match_one(tmp_path):
     port = str(_free_port())
     outs = [tmp_path / f"p{i}.npy" for i in range(2)]
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(i), port, "sharded", str(outs[i])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV)
-             for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(i), port, "sharded", str(outs[i])],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=CLEAN_ENV,
+        )
+        for i in range(2)
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-3000:]
     single = tmp_path / "single.npy"
-    one = subprocess.run([sys.executable, "-c", SINGLE, "0", "0", "single", str(single)], capture_output=True, text=True, timeout=300, env=CLEAN_ENV)
+    one = subprocess.run(
+        [sys.executable, "-c", SINGLE, "0", "0", "single", str(single)], capture_output=True, text=True, timeout=300, env=CLEAN_ENV
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     p0, p1, ref = (np.load(p) for p in (*outs, single))
     np.testing.assert_array_equal(p0, p1)  # replicated state agrees across processes

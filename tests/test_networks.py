@@ -1,4 +1,5 @@
 """Networks and population paths: the masked net against a dense reference; all paths agree."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,7 +42,9 @@ def test_padding_slots_never_matter(small_task):
     w = jax.random.normal(jax.random.PRNGKey(4), (arch.num_slots,))
     junk = jnp.where(jnp.asarray(arch.active), w, 123.0)
     x = jax.random.uniform(jax.random.PRNGKey(5), (4, 30))
-    np.testing.assert_allclose(np.asarray(nj.mlp_forward(arch, w * jnp.asarray(arch.active), x)), np.asarray(nj.mlp_forward(arch, junk, x)), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(nj.mlp_forward(arch, w * jnp.asarray(arch.active), x)), np.asarray(nj.mlp_forward(arch, junk, x)), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
@@ -66,6 +69,7 @@ def test_k_cap_keeps_k_units(small_task):
     w1, _ = nj.dense_params(arch, w)
     hidden = np.maximum(np.asarray(x) @ np.asarray(w1), 0)
     from nne_jax.networks import k_cap as _k_cap
+
     capped = np.asarray(_k_cap(jnp.asarray(hidden), 5, axis=1))
     assert np.all((capped > 0).sum(1) <= 5)
     for row, full in zip(capped, hidden):

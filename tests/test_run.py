@@ -27,7 +27,7 @@ def test_run_vmapped_over_seeds_and_eps_equals_single_runs_for_a_user_fitness():
     assert metrics["mean_fitness"].shape == (3, 2, 5)
     for i in range(3):
         for j in range(2):
-            single, _ = run(keys[i], jax.tree.map(lambda x: x[j], params))
+            single, _ = run(keys[i], jax.tree.map(lambda x, j=j: x[j], params))
             np.testing.assert_allclose(states.allele_freqs[i, j], single.allele_freqs, rtol=0, atol=1e-6)
 
 

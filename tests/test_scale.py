@@ -1,4 +1,5 @@
 """The network's output scale (``logit_scale``) and the gradient ceiling of NNE's parametrisation."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,8 +15,18 @@ from nne_jax.population import PATHS
 
 
 def _task(scale: float = 1.0, path: str = "fused", **kw) -> nj.MLPTask:
-    return nj.mlp_task(jax.random.PRNGKey(0), num_genes=120, beta=0.05, num_inputs=24, num_hidden=32, num_classes=4,
-                       density=0.25, path=path, logit_scale=scale, **kw)
+    return nj.mlp_task(
+        jax.random.PRNGKey(0),
+        num_genes=120,
+        beta=0.05,
+        num_inputs=24,
+        num_hidden=32,
+        num_classes=4,
+        density=0.25,
+        path=path,
+        logit_scale=scale,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
@@ -23,8 +34,9 @@ def test_logit_scale_multiplies_every_paths_logits(path):
     genotypes = jax.random.bernoulli(jax.random.PRNGKey(1), 0.5, (6, 120)).astype(jnp.float32)
     x = jax.random.uniform(jax.random.PRNGKey(2), (5, 24))
     plain, scaled = _task(1.0, path), _task(0.03, path)
-    np.testing.assert_allclose(np.asarray(scaled.population_logits(genotypes, x)),
-                               0.03 * np.asarray(plain.population_logits(genotypes, x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(scaled.population_logits(genotypes, x)), 0.03 * np.asarray(plain.population_logits(genotypes, x)), rtol=1e-5, atol=1e-6
+    )
     w = plain.weights(genotypes[0])
     np.testing.assert_allclose(np.asarray(scaled.forward(w, x)), 0.03 * np.asarray(plain.forward(w, x)), rtol=1e-5, atol=1e-6)
 
@@ -50,8 +62,9 @@ def test_logit_scale_keeps_predictions_changes_fitness():
     genotypes = jax.random.bernoulli(jax.random.PRNGKey(7), p, (8, 120)).astype(jnp.float32)
     fit = Fitness("neg_cross_entropy")
     f_plain, f_scaled = fit(plain.population_logits(genotypes, x), y), fit(scaled.population_logits(genotypes, x), y)
-    np.testing.assert_allclose(np.asarray(f_scaled), np.asarray(Fitness("neg_cross_entropy", 10.0)(plain.population_logits(genotypes, x), y)),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(f_scaled), np.asarray(Fitness("neg_cross_entropy", 10.0)(plain.population_logits(genotypes, x), y)), rtol=1e-5
+    )
     assert not np.allclose(np.asarray(f_plain), np.asarray(f_scaled))
 
 
@@ -106,8 +119,9 @@ def test_ceiling_trains_allele_freqs_through_the_task():
     task = _task(0.5)
     x = jax.random.uniform(jax.random.PRNGKey(12), (64, 24))
     y = jnp.argmax(x[:, :4], axis=1)  # a learnable rule
-    p, curve = train_allele_freqs(task, x, y, jax.random.PRNGKey(13), steps=300, batch_size=32, learning_rate=0.1,
-                                  p_min=0.02, p_max=0.98, eval_every=100)
+    p, curve = train_allele_freqs(
+        task, x, y, jax.random.PRNGKey(13), steps=300, batch_size=32, learning_rate=0.1, p_min=0.02, p_max=0.98, eval_every=100
+    )
     assert curve.shape == (3,) and float(jnp.min(p)) >= np.float32(0.02) and float(jnp.max(p)) <= np.float32(0.98)
 
     def loss(freqs):

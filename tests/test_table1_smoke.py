@@ -1,4 +1,5 @@
 """The Table 1 experiment's smoke preset: end to end on real MNIST, the learning signal is real."""
+
 import json
 import os
 
@@ -13,7 +14,9 @@ def test_smoke_preset_beats_chance_and_resumes(tmp_path):
 
     # 20 generations, then the same command continued to 30: resumes from the checkpoint
     table1.main(["--task", "0-9", "--preset", "smoke", "--seed", "0", "--out", str(tmp_path), "--no-baselines", "--generations", "20"])
-    result = table1.main(["--task", "0-9", "--preset", "smoke", "--seed", "0", "--out", str(tmp_path), "--no-baselines", "--generations", "30"])
+    result = table1.main(
+        ["--task", "0-9", "--preset", "smoke", "--seed", "0", "--out", str(tmp_path), "--no-baselines", "--generations", "30"]
+    )
     acc = result["final"]["mean-weights"]
     assert acc > 20.0, f"mean-weight network only {acc:.1f}% after 30 generations (chance is 10%)"
     curve = result["curves"]["test_accuracy"]
@@ -24,7 +27,9 @@ def test_smoke_preset_beats_chance_and_resumes(tmp_path):
         assert key in saved
     # an uninterrupted run gives bitwise the same allele frequencies (PRNG stream independent of cuts)
     straight = tmp_path / "straight"
-    again = table1.main(["--task", "0-9", "--preset", "smoke", "--seed", "0", "--out", str(straight), "--no-baselines", "--generations", "30"])
+    again = table1.main(
+        ["--task", "0-9", "--preset", "smoke", "--seed", "0", "--out", str(straight), "--no-baselines", "--generations", "30"]
+    )
     np.testing.assert_array_equal(again["allele_freqs"], result["allele_freqs"])
     assert again["curves"]["test_accuracy"] == curve
 
@@ -69,6 +74,22 @@ def test_changed_config_is_refused(tmp_path):
 
     table1.main(["--task", "0-4", "--preset", "smoke", "--seed", "1", "--out", str(tmp_path), "--no-baselines", "--generations", "10"])
     with pytest.raises(ConfigMismatchError, match="eps"):
-        table1.main(["--task", "0-4", "--preset", "smoke", "--seed", "1", "--out", str(tmp_path), "--no-baselines", "--generations", "20", "--set", "eps=2.0"])
+        table1.main(
+            [
+                "--task",
+                "0-4",
+                "--preset",
+                "smoke",
+                "--seed",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--no-baselines",
+                "--generations",
+                "20",
+                "--set",
+                "eps=2.0",
+            ]
+        )
     with pytest.raises(SystemExit, match="FIELD=VALUE"):
         table1.main(["--task", "0-4", "--preset", "smoke", "--set", "learning_rate=2"])

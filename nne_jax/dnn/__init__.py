@@ -7,6 +7,7 @@ learned by a dopamine-gated plasticity rule, plus optax readout baselines (Adam,
 * :mod:`nne_jax.dnn.minibatch` — the introduction's reading: one dopamine signal ``1/4 − err²`` per
   minibatch on the links that fired during it.
 """
+from nne_jax.dnn.minibatch import minibatch_update, train_dnn_minibatch
 from nne_jax.dnn.model import (
     HiddenLayer,
     Readout,
@@ -20,7 +21,6 @@ from nne_jax.dnn.model import (
     sparse_logits,
     torch_linear_bound,
 )
-from nne_jax.dnn.minibatch import minibatch_update, train_dnn_minibatch
 from nne_jax.dnn.rules import PRESYNAPTIC, RULES, PostRule, RuleParams, get_presynaptic, get_rule, register_rule, rule_update
 from nne_jax.dnn.train import (
     DualProblem,

@@ -16,6 +16,7 @@ DNN paths (same maths, different cost):
 Baselines (:func:`train_readout`): cross-entropy minibatch training of ``(w, b)`` with an optax
 optimiser: ``optax.adam`` ("SGD" in the paper's Table 2) or :func:`sign_sgd` (equation 4).
 """
+
 from __future__ import annotations
 
 import functools
@@ -430,7 +431,9 @@ def evaluate_readouts(
     """
     x = jnp.asarray(images, jnp.float32).reshape(len(images), -1)
     if x.shape[1] != layer.num_inputs or readouts.w.ndim != 3 or readouts.w.shape[1] != layer.num_hidden:
-        raise ValueError(f"need images (N, {layer.num_inputs}) and stacked readouts (R, {layer.num_hidden}, C), got {x.shape}, {readouts.w.shape}")
+        raise ValueError(
+            f"need images (N, {layer.num_inputs}) and stacked readouts (R, {layer.num_hidden}, C), got {x.shape}, {readouts.w.shape}"
+        )
     num = readouts.w.shape[0]
     k_caps = (layer.k_cap,) * num if k_caps is None else tuple(None if k is None else int(k) for k in k_caps)
     if len(k_caps) != num:

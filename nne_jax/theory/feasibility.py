@@ -16,6 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from nne_jax.genetics import sample_genotypes
 from nne_jax.theory.linear import cosine, sample_target, sample_weight_matrix, validate
 
