@@ -49,6 +49,8 @@ SETTINGS: dict[str, list[str]] = {
     "eps-5": ["eps=5.0"],
     "eps-80": ["eps=80.0"],
     "genes-4000": ["num_genes=4000"],
+    "genes-8000": ["num_genes=8000"],
+    "genes-4000-scale-0.1": ["num_genes=4000", "logit_scale=0.1"],
 }
 
 
