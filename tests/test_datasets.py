@@ -6,6 +6,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def kmnist(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def test_nne_jax_run_on_a_kmnist_style_directory_end_to_end(kmnist, tmp_path, capsys):
     directory, digests = kmnist
     out = tmp_path / "run"
-    result = main(
+    code = main(
         [
             "run",
             "--data-dir",
@@ -88,6 +89,8 @@ def test_nne_jax_run_on_a_kmnist_style_directory_end_to_end(kmnist, tmp_path, ca
             "1",
         ]
     )
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
     assert result["dataset"]["files"] == digests  # every file's digest is recorded
     assert result["dataset"]["name"] == directory.name and result["dataset"]["sha256_checked_against"] is None
     assert result["dataset"]["classes"] == list(range(10)) and result["num_outputs"] == 10
@@ -95,7 +98,7 @@ def test_nne_jax_run_on_a_kmnist_style_directory_end_to_end(kmnist, tmp_path, ca
     saved = json.loads((out / "result.json").read_text())
     assert saved["dataset"]["files"] == digests
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
-    assert main(["plot", str(out)]).stat().st_size > 10_000  # the run's curves
+    assert main(["plot", str(out)]) == 0 and (out / "curves.png").stat().st_size > 10_000  # the run's curves
 
 
 def test_sha256_table_classes_and_label_positions(kmnist, tmp_path):
@@ -150,7 +153,7 @@ def test_npz_data_set_with_small_images(tmp_path):
     data = load_task_data("1-3", 10, 0, data_dir=tmp_path, sha256=None)
     assert data["train_x"].shape == (30, 64) and data["dataset"]["format"] == "npz"
     assert float(data["train_x"].max()) == 1.0 and data["test_y"].tolist().count(0) == 5
-    result = main(
+    code = main(
         [
             "run",
             "--data-dir",
@@ -167,12 +170,16 @@ def test_npz_data_set_with_small_images(tmp_path):
             "per_class=10",
             "--set",
             "num_hidden=100",
+            "--set",
+            "batch_size=20",
             "--out",
             str(tmp_path / "run"),
             "--devices",
             "1",
         ]
     )
+    assert code == 0
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["num_outputs"] == 3 and result["dataset"]["name"] == "tiny"
 
 
@@ -189,6 +196,14 @@ def test_class_specs():
     assert class_spec(tuple(range(10))) == "0-9" and class_spec((3, 5)) == "3,5" and class_spec((4, 5)) == "4,5"
 
 
+def _fails_with(argv: list[str], match: str, capsys: pytest.CaptureFixture) -> None:
+    """``nne-jax`` exits 2 (bad input) with one error line matching ``match``."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and "Traceback" not in err, err
+
+
 @pytest.mark.parametrize(
     "argv, match",
     [
@@ -200,31 +215,36 @@ def test_class_specs():
         (["--data-dir", "/nonexistent/kmnist"], "--data-dir /nonexistent/kmnist: not a directory"),
     ],
 )
-def test_bad_data_options_give_one_clear_error(argv, match):
-    with pytest.raises(SystemExit, match=match):
-        main(["run", "--preset", "smoke", *argv])
+def test_bad_data_options_give_one_clear_error(argv, match, capsys):
+    _fails_with(["run", "--preset", "smoke", *argv], match, capsys)
 
 
-def test_bad_data_set_contents_give_one_clear_error(kmnist, tmp_path):
+def test_bad_data_set_contents_give_one_clear_error(kmnist, tmp_path, capsys):
     directory, digests = kmnist
-    with pytest.raises(SystemExit, match="sha256 mismatch.*--sha256 none"):  # KMNIST under MNIST's names, MNIST's digests
-        main(["run", "--preset", "smoke", "--data-dir", str(directory)])
+    _fails_with(["run", "--preset", "smoke", "--data-dir", str(directory)], "sha256 mismatch.*--sha256 none", capsys)
     wrong = tmp_path / "sums.json"
     wrong.write_text(json.dumps({n: "0" * 64 for n in digests}))
-    with pytest.raises(SystemExit, match=f"sha256 mismatch: expected {'0' * 64} \\({wrong}\\)"):
-        main(["run", "--preset", "smoke", "--data-dir", str(directory), "--sha256", str(wrong)])
+    _fails_with(
+        ["run", "--preset", "smoke", "--data-dir", str(directory), "--sha256", str(wrong)],
+        f"sha256 mismatch: expected {'0' * 64} \\({wrong}\\)",
+        capsys,
+    )
     partial = tmp_path / "partial"
     partial.write_text(f"{digests['train-images-idx3-ubyte.gz']}  train-images-idx3-ubyte.gz\n")
-    with pytest.raises(SystemExit, match="no sha256 for train-labels-idx1-ubyte.gz"):
-        main(["run", "--preset", "smoke", "--data-dir", str(directory), "--sha256", str(partial)])
-    with pytest.raises(SystemExit, match=r"classes \[10, 11\] have no training images"):
-        main(["run", "--preset", "smoke", "--data-dir", str(directory), "--sha256", "none", "--classes", "0-11"])
-    with pytest.raises(SystemExit, match="no such file"):
-        main(["run", "--preset", "smoke", "--data-dir", str(directory), "--sha256", str(tmp_path / "missing")])
+    _fails_with(
+        ["run", "--preset", "smoke", "--data-dir", str(directory), "--sha256", str(partial)],
+        "no sha256 for train-labels-idx1-ubyte.gz",
+        capsys,
+    )
+    _fails_with(
+        ["run", "--preset", "smoke", "--data-dir", str(directory), "--sha256", "none", "--classes", "0-11"],
+        r"classes \[10, 11\] have no training images",
+        capsys,
+    )
+    _fails_with(["run", "--preset", "smoke", "--data-dir", str(directory), "--sha256", str(tmp_path / "missing")], "no such file", capsys)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(SystemExit, match="no IDX files"):
-        main(["run", "--preset", "smoke", "--data-dir", str(empty), "--sha256", "none"])
+    _fails_with(["run", "--preset", "smoke", "--data-dir", str(empty), "--sha256", "none"], "no IDX files", capsys)
     (tmp_path / "bad").write_text("not-a-digest  x.gz\n")
     with pytest.raises(DataError, match="is not a sha256 digest"):
         read_sha256_table(tmp_path / "bad")
