@@ -181,9 +181,9 @@ def sigkill(lab: Lab, kills: int) -> dict[str, Any]:
     """SIGKILLs at random moments (since launch; mid-run after the first checkpoint; inside a checkpoint
     write; inside a metrics write), each followed by a resume; chains of kills end in a completed run."""
     row = _row()
-    hooks = max(2, kills // 6)
-    plan = ["checkpoint"] * hooks + ["metrics"] * hooks
-    plan += ["launch", "mid-run"] * ((kills - len(plan)) // 2) + ["mid-run"] * ((kills - len(plan)) % 2)
+    hooks = min(max(2, kills // 6), kills // 2)  # kills inside a checkpoint write, and as many inside a metrics write
+    rest = kills - 2 * hooks
+    plan = ["checkpoint"] * hooks + ["metrics"] * hooks + ["launch", "mid-run"] * (rest // 2) + ["mid-run"] * (rest % 2)
     lab.rng.shuffle(plan)
     chain, chain_kills = 0, []
     run_dir = lab.root / "sigkill0"

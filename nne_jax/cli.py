@@ -297,7 +297,7 @@ def _plot_run(run_dir: str, out: str | None) -> Path:
 
     try:
         return plot_run(run_dir, out)
-    except (ValueError, ImportError) as err:
+    except (OSError, ValueError, ImportError) as err:
         raise UsageError(f"nne-jax plot: {err}") from None
 
 

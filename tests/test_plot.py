@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -27,8 +28,9 @@ def _write_run(run_dir, generations, tail: str = "") -> None:
 def test_plot_a_finished_run(tmp_path, capsys):
     run = tmp_path / "run"
     _write_run(run, range(10, 310, 10))
-    path = main(["plot", str(run)])
-    assert path == run / "curves.png" and path.stat().st_size > 20_000  # four panels of curves
+    assert main(["plot", str(run)]) == 0
+    path = run / "curves.png"
+    assert path.stat().st_size > 20_000  # four panels of curves
     assert capsys.readouterr().out.strip() == f"wrote {path}"
     with open(path, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -40,13 +42,15 @@ def test_plot_a_running_run_skips_the_line_being_written(tmp_path):
     curves = read_metrics(run)
     assert curves["generation"] == [10, 20, 30] and curves["train_seconds"] == [5.0, 10.0, 15.0]
     assert curves["test_accuracy"] == pytest.approx([0.11, 0.12, 0.13]) and len(curves["allele_convergence"][0]) == 21
-    assert main(["plot", str(run), "--out", str(tmp_path / "x.png")]).stat().st_size > 10_000
+    assert main(["plot", str(run), "--out", str(tmp_path / "x.png")]) == 0
+    assert (tmp_path / "x.png").stat().st_size > 10_000
 
 
-def test_plot_errors_are_clear(tmp_path):
-    with pytest.raises(SystemExit, match="nne-jax plot: .*metrics.jsonl: no such file"):
-        main(["plot", str(tmp_path)])
+def test_plot_errors_are_clear(tmp_path, capsys):
+    assert main(["plot", str(tmp_path)]) == 2  # bad input: exit 2, one line, no traceback
+    err = capsys.readouterr().err
+    assert re.search("nne-jax plot: .*metrics.jsonl: no such file", err) and "Traceback" not in err
     bad = tmp_path / "bad"
     _write_run(bad, [10], tail="garbage\n" + json.dumps(_point(20)) + "\n")
-    with pytest.raises(SystemExit, match=r"metrics.jsonl:2: not a JSON line"):
-        main(["plot", str(bad)])
+    assert main(["plot", str(bad)]) == 2
+    assert re.search(r"metrics.jsonl:2: not a JSON line", capsys.readouterr().err)

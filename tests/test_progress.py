@@ -1,4 +1,5 @@
 """Progress: a tqdm bar on a terminal (a real pseudo-terminal), plain lines otherwise; compilation reported apart."""
+
 from __future__ import annotations
 
 import io
@@ -91,8 +92,30 @@ def test_nne_jax_run_draws_a_bar_on_a_terminal(tmp_path):
     write_kmnist_style(tmp_path / "data")
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    cmd = [sys.executable, "-m", "nne_jax", "run", "--data-dir", str(tmp_path / "data"), "--sha256", "none", "--classes", "0,1",
-           "--preset", "smoke", "--generations", "30", "--set", "num_hidden=50", "--out", str(tmp_path / "run"), "--devices", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nne_jax",
+        "run",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--sha256",
+        "none",
+        "--classes",
+        "0,1",
+        "--preset",
+        "smoke",
+        "--generations",
+        "30",
+        "--set",
+        "num_hidden=50",
+        "--set",
+        "batch_size=20",
+        "--out",
+        str(tmp_path / "run"),
+        "--devices",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env, close_fds=True)
     os.close(slave)
     chunks = []
