@@ -96,15 +96,16 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Replaces ``path`` with ``text`` atomically: a temporary file in the same directory, fsync, ``os.replace``."""
+def write_atomic(path: str | Path, text: str | bytes) -> Path:
+    """Replaces ``path`` with ``text`` (str or bytes) atomically: a temporary file in the same directory, fsync,
+    ``os.replace``, then the directory fsynced where the platform allows (so the rename is durable too)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)  # not mkstemp's 0600
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -113,4 +114,10 @@ def write_atomic(path: str | Path, text: str) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    with contextlib.suppress(OSError):  # make the rename durable; not possible everywhere
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
     return path

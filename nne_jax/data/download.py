@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nne_jax.data.errors import DataError
+from nne_jax.records import write_atomic
 
 __all__ = ["DownloadError", "download_file", "offline", "OFFLINE_REASON"]
 
@@ -94,7 +94,7 @@ def download_file(
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
             failures.append(f"{url}: {_reason(e).removeprefix(url + ': ')}")
             continue
-        return _write_atomic(dest_dir / name, data)
+        return write_atomic(dest_dir / name, data)
     raise DownloadError(name, failures)
 
 
@@ -154,27 +154,6 @@ def _check(
         raise DataError(f"sha256 mismatch: expected {sha256}, got {got} ({len(data)} bytes){why}")
     if validate is not None:
         validate(data, url)
-
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable; not possible everywhere
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    return path
 
 
 def _reason(e: BaseException) -> str:
