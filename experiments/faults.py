@@ -1,7 +1,10 @@
 """Fault injection on a small NNE run (issue 14): kills, torn files, two runs, a full disk, non-finite fitness.
 
-    python -m experiments.faults --quick      # CI: 20 SIGKILLs and every other fault once, ~2 minutes on 2 cores
+    python -m experiments.faults --quick      # 20 SIGKILLs and every other fault once, under 2 minutes on 2 cores
     python -m experiments.faults              # more kills and repeats
+
+The fault stages (and the SIGKILL chains, split into ``--jobs`` lanes) run side by side, one worker
+process per lane at a time; each stage draws its random moments from its own seeded stream.
 
 Every run here is the runner's own code path (:func:`nne_jax.runner.evolve` under the CLI's exit-status
 mapping :func:`nne_jax.cli.guarded`) in a separate process, on a tiny problem so that dozens of
@@ -22,6 +25,8 @@ Writes ``results/reliability/summary.json`` (or ``--out``).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import copy
 import os
 import random
 import shutil
@@ -29,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -85,13 +91,20 @@ def worker(run_dir: str, extra: list[str], restart: bool, cache: str) -> int:
 class Lab:
     """Starts workers, injects faults, checks directories against the uninterrupted reference."""
 
-    def __init__(self, root: Path, rng: random.Random):
-        self.root, self.rng = root, rng
+    def __init__(self, root: Path, seed: int):
+        self.root, self.seed, self.rng = root, seed, random.Random(seed)
+        self.template_lock = threading.Lock()
         self.cache = str(root / "jax_cache")
         self.env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NNE_FAULT_KILL")}
         self.env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent) + os.pathsep + self.env.get("PYTHONPATH", "")
         self.reference: dict[str, Any] = {}
         self.base_seconds = 5.0
+
+    def fork(self, stream: str) -> Lab:
+        """The same lab with its own random stream (``stream`` names it), for a stage run beside others."""
+        lab = copy.copy(self)
+        lab.rng = random.Random(f"{self.seed}:{stream}")
+        return lab
 
     def start(self, run_dir: Path, extra: list[str] = (), restart: bool = False, kill_at: str | None = None) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "experiments.faults", "--worker", str(run_dir), "--cache", self.cache]
@@ -177,23 +190,24 @@ def _one_line(err: str) -> str:
     return lines[-1] if lines else ""
 
 
-def sigkill(lab: Lab, kills: int) -> dict[str, Any]:
+def sigkill(lab: Lab, kills: int, lane: int = 0) -> dict[str, Any]:
     """SIGKILLs at random moments (since launch; mid-run after the first checkpoint; inside a checkpoint
-    write; inside a metrics write), each followed by a resume; chains of kills end in a completed run."""
+    write; inside a metrics write), each followed by a resume; chains of kills end in a completed run.
+    ``lane`` names this call's run directories (``sigkill<lane>_<chain>``), so lanes can run side by side."""
     row = _row()
     hooks = min(max(2, kills // 6), kills // 2)  # kills inside a checkpoint write, and as many inside a metrics write
     rest = kills - 2 * hooks
     plan = ["checkpoint"] * hooks + ["metrics"] * hooks + ["launch", "mid-run"] * (rest // 2) + ["mid-run"] * (rest % 2)
     lab.rng.shuffle(plan)
     chain, chain_kills = 0, []
-    run_dir = lab.root / "sigkill0"
+    run_dir = lab.root / f"sigkill{lane}_0"
     while plan:
         moment = plan[0]
         steps = [int(p.stem.split("_")[1]) for p in lab.checkpoints(run_dir)]
         if steps and max(steps) >= GENERATIONS - 4:  # too close to the end to land a kill: finish this chain
             row["details"].append(_finish_chain(lab, run_dir, chain_kills, row))
             chain, chain_kills = chain + 1, []
-            run_dir = lab.root / f"sigkill{chain}"
+            run_dir = lab.root / f"sigkill{lane}_{chain}"
             continue
         kill_at = f"{moment}:{lab.rng.randint(1, 2)}" if moment in ("checkpoint", "metrics") else None
         proc = lab.start(run_dir, kill_at=kill_at)
@@ -219,7 +233,7 @@ def sigkill(lab: Lab, kills: int) -> dict[str, Any]:
         elif proc.returncode == 0:  # finished before the kill landed
             row["details"].append(_finish_chain(lab, run_dir, chain_kills, row))
             chain, chain_kills = chain + 1, []
-            run_dir = lab.root / f"sigkill{chain}"
+            run_dir = lab.root / f"sigkill{lane}_{chain}"
         else:
             raise RuntimeError(f"a worker failed on its own (exit {proc.returncode}) in {run_dir}")
     if chain_kills:
@@ -293,10 +307,11 @@ def _killed_mid_run(lab: Lab, name: str) -> Path:
     """A copy of a run directory SIGKILLed inside its 4th checkpoint write (checkpoints 2, 4, 6 on disk,
     a partial temporary, metrics lines to generation 8): a run in the middle of its budget."""
     template = lab.root / "killed_template"
-    if not template.exists():
-        code, err = lab.run(template, kill_at="checkpoint:4")
-        if code != -signal.SIGKILL:
-            raise RuntimeError(f"the mid-run kill did not happen (exit {code}): {err[-2000:]}")
+    with lab.template_lock:  # made once, shared by the stages that run side by side
+        if not template.exists():
+            code, err = lab.run(template, kill_at="checkpoint:4")
+            if code != -signal.SIGKILL:
+                raise RuntimeError(f"the mid-run kill did not happen (exit {code}): {err[-2000:]}")
     run_dir = lab.root / name
     shutil.copytree(template, run_dir)
     return run_dir
@@ -425,6 +440,25 @@ def non_finite(lab: Lab) -> dict[str, Any]:
     return row
 
 
+def _add_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from the rows of one fault kind's lanes: counts added, details in lane order."""
+    out = _row()
+    for row in rows:
+        for key in ("injected", "recovered_exact", "refused_with_message", "data_lost"):
+            out[key] += row[key]
+        out["details"] += row["details"]
+    errors = [row["error"] for row in rows if "error" in row]
+    if errors:
+        out["error"] = "\n".join(errors)
+    return out
+
+
+def _lane_kills(kills: int, lanes: int) -> list[int]:
+    """``kills`` split over at most ``lanes`` lanes as evenly as possible (no empty lane)."""
+    lanes = max(1, min(lanes, kills))
+    return [kills // lanes + (i < kills % lanes) for i in range(lanes)]
+
+
 def merge(parts: list[Path], out: Path) -> dict[str, Any]:
     """One summary from the summaries of ``--only`` runs of the same settings (e.g. run side by side)."""
     import json
@@ -458,6 +492,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="CI size: 20 kills, each other fault once")
     parser.add_argument("--kills", type=int, help="number of SIGKILLs (default 20 quick, 40 full)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random kill moments")
+    parser.add_argument("--jobs", type=int, help="stages (and SIGKILL lanes) run side by side (default: cores, at most 4)")
     parser.add_argument("--out", type=Path, help="summary file (default results/reliability/summary.json)")
     parser.add_argument("--only", nargs="+", choices=KINDS, help="run only these fault kinds (a CI slice)")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="PART",
@@ -479,32 +514,54 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     repeats = 1 if args.quick else 2
     out = args.out or RESULTS / "reliability" / "summary.json"
     only = set(args.only or KINDS)
-    stages = [("sigkill", lambda lab: {"sigkill": sigkill(lab, kills)}),
-              ("corrupt_newest_checkpoint", lambda lab: dict(zip(("corrupt_newest_checkpoint", "corrupt_all_checkpoints"),
-                                                                 checkpoint_faults(lab, repeats)))),
-              ("torn_metrics", lambda lab: {"torn_metrics": metrics_faults(lab, repeats)}),
-              ("two_runs_one_directory", lambda lab: {"two_runs_one_directory": two_runs(lab)}),
-              ("disk_full", lambda lab: {"disk_full": disk_full(lab)}),
-              ("non_finite_fitness", lambda lab: {"non_finite_fitness": non_finite(lab)})]
-    faults: dict[str, Any] = {}
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.kills is not None and args.kills < 1:
+        parser.error(f"--kills must be >= 1, got {args.kills}")
+    jobs = args.jobs or min(4, os.cpu_count() or 1)
+    lanes = _lane_kills(kills, jobs)
+    stages: list[tuple[str, Any]] = [(f"sigkill:{i}", lambda lab, i=i, k=k: {"sigkill": sigkill(lab, k, lane=i)})
+                                     for i, k in enumerate(lanes)]
+    stages += [("corrupt_newest_checkpoint", lambda lab: dict(zip(("corrupt_newest_checkpoint", "corrupt_all_checkpoints"),
+                                                                  checkpoint_faults(lab, repeats)))),
+               ("torn_metrics", lambda lab: {"torn_metrics": metrics_faults(lab, repeats)}),
+               ("two_runs_one_directory", lambda lab: {"two_runs_one_directory": two_runs(lab)}),
+               ("disk_full", lambda lab: {"disk_full": disk_full(lab)}),
+               ("non_finite_fitness", lambda lab: {"non_finite_fitness": non_finite(lab)})]
+    stages = [(name, stage) for name, stage in stages if name.split(":")[0] in only
+              or (name == "corrupt_newest_checkpoint" and "corrupt_all_checkpoints" in only)]
+    parts: dict[str, list[dict[str, Any]]] = {}  # fault kind -> its rows, one per lane, in stage order
     summary: dict[str, Any] = {}
+    faults: dict[str, Any] = {}
     config = _config()
+
+    def guarded_stage(lab: Lab, name: str, stage: Any) -> dict[str, Any]:
+        try:
+            return stage(lab.fork(name))
+        except Exception:  # noqa: BLE001 - recorded in the summary (an experiment bug, not a fault outcome)
+            return {name.split(":")[0]: {**_row(), "error": traceback.format_exc()[-3000:]}}
+
     with tempfile.TemporaryDirectory(prefix="nne_faults_") as tmp:
-        lab = Lab(Path(tmp), random.Random(args.seed))
+        lab = Lab(Path(tmp), args.seed)
         lab.make_reference()
-        for name, stage in stages:
-            if name not in only and not (name == "corrupt_newest_checkpoint" and "corrupt_all_checkpoints" in only):
-                continue
-            try:
-                faults.update(stage(lab))
-            except Exception:  # noqa: BLE001 - recorded in the summary (an experiment bug, not a fault outcome)
-                faults[name] = {**_row(), "error": traceback.format_exc()[-3000:]}
-            summary = {"faults": faults, "complete": False,
-                       "config": {**config.flat(), "overrides": OVERRIDES, "task": TASK,
-                                  "data": "synthetic: uniform noise 784 px, 100 train / 200 test, 5 classes (ours)"},
-                       "seed": SEED, "kill_seed": args.seed, "quick": args.quick, "reference_seconds": lab.base_seconds,
-                       **metadata(), "wall_seconds": time.perf_counter() - start}
-            write_json(out, summary)  # after every stage: a partial summary survives an interrupted experiment
+        order = {name: i for i, (name, _) in enumerate(stages)}
+        done: dict[str, dict[str, Any]] = {}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(guarded_stage, lab, name, stage): name for name, stage in stages}
+            for future in concurrent.futures.as_completed(futures):
+                done[futures[future]] = future.result()
+                parts = {}
+                for name in sorted(done, key=order.__getitem__):
+                    for kind, row in done[name].items():
+                        parts.setdefault(kind, []).append(row)
+                faults = {kind: (rows[0] if len(rows) == 1 else _add_rows(rows)) for kind, rows in parts.items()}
+                faults = {kind: faults[kind] for kind in KINDS if kind in faults}
+                summary = {"faults": faults, "complete": False,
+                           "config": {**config.flat(), "overrides": OVERRIDES, "task": TASK,
+                                      "data": "synthetic: uniform noise 784 px, 100 train / 200 test, 5 classes (ours)"},
+                           "seed": SEED, "kill_seed": args.seed, "quick": args.quick, "jobs": jobs, "sigkill_lanes": lanes,
+                           "reference_seconds": lab.base_seconds, **metadata(), "wall_seconds": time.perf_counter() - start}
+                write_json(out, summary)  # after every stage: a partial summary survives an interrupted experiment
     summary["complete"] = True
     write_json(out, summary)
     _print_table(faults)

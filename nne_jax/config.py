@@ -23,7 +23,7 @@ from typing import Any
 from nne_jax.fitness import FITNESSES, SHAPINGS, Fitness
 from nne_jax.genetics import UPDATE_RULES
 from nne_jax.networks import check_logit_scale
-from nne_jax.schedules import CosineDecay
+from nne_jax.schedules import CosineDecay, LinearRamp
 from nne_jax.strategy import NNE
 from nne_jax.weights import GENE_MAPS
 
@@ -77,7 +77,7 @@ def _check_strategy_types(fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         if name in checks:
             _check_field(name, value, *checks[name])
-        elif name == "fixation":
+        elif name == "fixation" and not callable(value):
             _check_field(name, value, "number", 0.0, 0.5, optional=True)
         elif name == "eps" and not callable(value):
             _check_field(name, value, "number")
@@ -208,8 +208,8 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
         if not sep or name not in fields:
             raise ConfigError(f"expected FIELD=VALUE with FIELD one of {sorted(fields)}, got {item!r}")
         current = current_values[name]
-        if name == "eps":
-            changes[name] = parse_eps(raw)
+        if name in ("eps", "fixation") and raw.lower() != "none":
+            changes[name] = parse_schedule(name, raw)
             continue
         if isinstance(current, bool):
             if raw.lower() not in ("true", "false"):
@@ -235,20 +235,33 @@ def _convert(name: str, raw: str, kind: type, what: str) -> Any:
         raise ConfigError(f"{name} expects {what}, got {raw!r}") from None
 
 
-def parse_eps(raw: str) -> float | CosineDecay:
-    """``"2.0"`` → 2.0; ``"cosine:INIT:END:STEPS"`` → :class:`~nne_jax.schedules.CosineDecay`."""
-    if raw.startswith("cosine:"):
-        parts = raw.split(":")[1:]
-        if len(parts) != 3:
-            raise ConfigError(f"eps expects a number or cosine:INIT:END:STEPS, got {raw!r}")
+_SCHEDULES = {"cosine": (CosineDecay, "cosine:INIT:END:STEPS", (float, float, int)),
+              "ramp": (LinearRamp, "ramp:INIT:END:START:STOP", (float, float, int, int))}
+
+
+def parse_schedule(name: str, raw: str) -> float | CosineDecay | LinearRamp:
+    """A number, or a schedule: ``"cosine:INIT:END:STEPS"`` → :class:`~nne_jax.schedules.CosineDecay`,
+    ``"ramp:INIT:END:START:STOP"`` → :class:`~nne_jax.schedules.LinearRamp`; ``name`` is the field (for errors)."""
+    forms = " or ".join(["a number"] + [form for _, form, _ in _SCHEDULES.values()])
+    kind, sep, rest = raw.partition(":")
+    if sep and kind in _SCHEDULES:
+        cls, form, types = _SCHEDULES[kind]
+        parts = rest.split(":")
+        if len(parts) != len(types):
+            raise ConfigError(f"{name} expects {form}, got {raw!r}")
         try:
-            return CosineDecay(float(parts[0]), float(parts[1]), int(parts[2]))
+            return cls(*(t(v) for t, v in zip(types, parts)))
         except ValueError as err:
-            raise ConfigError(f"eps: {err}") from err
+            raise ConfigError(f"{name}: {err}") from err
     try:
         return float(raw)
     except ValueError:
-        raise ConfigError(f"eps expects a number or cosine:INIT:END:STEPS, got {raw!r}") from None
+        raise ConfigError(f"{name} expects {forms}, got {raw!r}") from None
+
+
+def parse_eps(raw: str) -> float | CosineDecay | LinearRamp:
+    """``"2.0"`` → 2.0; ``"cosine:INIT:END:STEPS"`` → :class:`~nne_jax.schedules.CosineDecay` (see :func:`parse_schedule`)."""
+    return parse_schedule("eps", raw)
 
 
 def with_fields(config: RunConfig, **changes: Any) -> RunConfig:

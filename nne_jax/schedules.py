@@ -1,6 +1,7 @@
-"""Selection-strength schedules ``ε(t)`` with a stable identity (for presets and checkpoints).
+"""Schedules ``generation -> value`` with a stable identity (for presets and checkpoints).
 
-``NNE(eps=...)`` takes any callable ``generation -> ε`` (an optax schedule works). A schedule that
+``NNE(eps=...)`` and ``NNE(fixation=...)`` take any callable ``generation -> value`` (an optax
+schedule works). A schedule that
 is a frozen dataclass, like :class:`CosineDecay`, has a value-based ``repr`` and equality, so a
 run that uses it is identified the same way in every process (checkpoints record the repr) and
 results files record its fields.
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 
 Array = jax.Array
 
-__all__ = ["CosineDecay"]
+__all__ = ["CosineDecay", "LinearRamp"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,3 +42,36 @@ class CosineDecay:
     def __call__(self, generation: Array | int) -> Array:
         frac = jnp.minimum(jnp.asarray(generation, jnp.float32) / self.steps, 1.0)
         return self.end + (self.init - self.end) * 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearRamp:
+    """``init`` up to generation ``start``, then linear to ``end`` at ``stop``, ``end`` from then on (ours).
+
+    ``start == stop`` is a step. As an allele-fixation threshold, e.g. ``LinearRamp(0.0, 0.3, 250, 500)``:
+    no gene fixes during the first 250 generations (a large early ``ε`` moves ``p`` freely), then the
+    threshold rises and fixes ever more genes, so sampled genotypes approach the mean-weight network.
+    """
+
+    init: float
+    end: float
+    start: int
+    stop: int
+
+    def __post_init__(self) -> None:
+        for name in ("init", "end"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                raise ValueError(f"LinearRamp.{name} must be a finite number >= 0, got {value!r}")
+        for name in ("start", "stop"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"LinearRamp.{name} must be an int >= 0, got {value!r}")
+        if self.stop < self.start:
+            raise ValueError(f"LinearRamp needs start <= stop, got start={self.start}, stop={self.stop}")
+
+    def __call__(self, generation: Array | int) -> Array:
+        t = jnp.asarray(generation, jnp.float32)
+        frac = jnp.clip((t - self.start) / max(self.stop - self.start, 1), 0.0, 1.0)
+        frac = jnp.where(t >= self.stop, 1.0, frac)  # a step when start == stop
+        return jnp.asarray(self.init + (self.end - self.init) * frac, jnp.float32)

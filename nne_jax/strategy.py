@@ -84,7 +84,7 @@ class NNEParams:
         (default 1: the schedule as given), so ``ε(t) = eps · eps_schedule(t)``.
       p_min, p_max: ``p`` is clipped to ``[p_min, p_max]`` after each update (``0, 1``: no bounds).
       fixation: allele-fixation threshold ``τ``; used only by a strategy built with ``fixation=...``
-        (whether genes can fix is structure, static).
+        (whether genes can fix is structure, static). With ``fixation_schedule`` set, a multiplier of it.
       eps_schedule: ``generation -> ε`` (an optax schedule works) or ``None``; static (not a leaf).
     """
 
@@ -93,12 +93,19 @@ class NNEParams:
     p_max: Array
     fixation: Array
     eps_schedule: Callable[[Array], Array] | None = flax.struct.field(pytree_node=False, default=None)
+    fixation_schedule: Callable[[Array], Array] | None = flax.struct.field(pytree_node=False, default=None)
 
     def eps_at(self, generation: Array) -> Array:
         """``ε`` at ``generation`` (a scalar)."""
         if self.eps_schedule is None:
             return self.eps
         return self.eps * self.eps_schedule(generation)
+
+    def fixation_at(self, generation: Array) -> Array:
+        """The fixation threshold ``τ`` at ``generation`` (a scalar)."""
+        if self.fixation_schedule is None:
+            return self.fixation
+        return self.fixation * self.fixation_schedule(generation)
 
 
 class TellMetrics(NamedTuple):
@@ -139,11 +146,13 @@ class NNE:
       antithetic: sample genotypes in mirrored pairs (see :func:`sample_genotypes`).
       p_min, p_max: floor and ceiling on ``p`` after each update (``0, 1`` = none).
       fixation: if set (``0 < τ < 0.5``), a gene whose ``min(p, 1 − p) <= τ`` is fixed: its
-        frequency snaps to 0 or 1, it is never resampled and never updated again.
+        frequency snaps to 0 or 1, it is never resampled and never updated again. Or a schedule
+        ``generation -> τ`` (e.g. :class:`~nne_jax.schedules.LinearRamp`: no fixation early, then
+        more and more); ``τ >= 0.5`` fixes every gene.
       init_freqs: ``"uniform"`` (the paper: ``p¹ ~ U[0, 1]^n``), ``"half"`` (all 0.5), or a callable
         ``(key, n) -> (n,)``.
 
-    ``default_params`` holds ``eps``, ``p_min``, ``p_max`` and ``fixation`` as a traced
+    ``default_params`` holds ``eps``, ``p_min``, ``p_max``, and ``fixation`` as a traced
     :class:`NNEParams`; ``ask``/``tell`` use it unless given ``params=``.
     """
 
@@ -155,7 +164,7 @@ class NNE:
     antithetic: bool = False
     p_min: float = 0.0
     p_max: float = 1.0
-    fixation: float | None = None
+    fixation: float | Callable[[Array], Array] | None = None
     init_freqs: str | Callable = "uniform"
 
     def __post_init__(self) -> None:
@@ -180,7 +189,10 @@ class NNE:
         p_min, p_max = _check_real("p_min", self.p_min), _check_real("p_max", self.p_max)
         if not 0.0 <= p_min < p_max <= 1.0:
             raise ValueError(f"need 0 <= p_min < p_max <= 1, got p_min={self.p_min}, p_max={self.p_max}")
-        if self.fixation is not None:
+        if isinstance(self.fixation, jax.Array):
+            raise TypeError("NNE.fixation must be a Python number or a schedule; to trace or vmap it pass "
+                            "params=nne.default_params.replace(fixation=...) to ask/tell")
+        if self.fixation is not None and not callable(self.fixation):
             fixation = _check_real("fixation", self.fixation)
             if not 0.0 < fixation < 0.5:
                 raise ValueError(f"fixation threshold must be in (0, 0.5), got {self.fixation}")
@@ -191,9 +203,11 @@ class NNE:
     def default_params(self) -> NNEParams:
         """The constructor's numbers as an :class:`NNEParams` (float32 scalars)."""
         schedule = self.eps if callable(self.eps) else None
+        fixation_schedule = self.fixation if callable(self.fixation) else None
+        fixation = 0.0 if self.fixation is None else 1.0 if fixation_schedule is not None else self.fixation
         f32 = partial(jnp.asarray, dtype=jnp.float32)
         return NNEParams(eps=f32(1.0 if schedule is not None else self.eps), p_min=f32(self.p_min), p_max=f32(self.p_max),
-                         fixation=f32(0.0 if self.fixation is None else self.fixation), eps_schedule=schedule)
+                         fixation=f32(fixation), eps_schedule=schedule, fixation_schedule=fixation_schedule)
 
     def init(self, key: Array, allele_freqs: Array | None = None) -> NNEState:
         """Initial state: ``p¹`` sampled per ``init_freqs``, or the given ``(n,)`` frequencies."""
@@ -256,7 +270,7 @@ class NNE:
         fixed = state.fixed
         if self.fixation is not None:
             p = jnp.where(fixed, state.allele_freqs, p)
-            fixed = fixed | (jnp.minimum(p, 1.0 - p) <= params.fixation)
+            fixed = fixed | (jnp.minimum(p, 1.0 - p) <= params.fixation_at(state.generation))
             p = jnp.where(fixed, jnp.round(p), p)
         new_state = NNEState(p, fixed, state.generation + 1)
         if not return_metrics:

@@ -1,4 +1,4 @@
-"""ε schedules with a stable identity: values, validation, presets, checkpoints and results files."""
+"""Schedules (ε, the fixation threshold) with a stable identity: values, validation, presets, checkpoints and results files."""
 import json
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import pytest
 
 import nne_jax as nj
 from nne_jax.config import PRESETS, apply_overrides
-from nne_jax.schedules import CosineDecay
+from nne_jax.schedules import CosineDecay, LinearRamp
 
 
 def test_cosine_decay_values():
@@ -58,3 +58,53 @@ def test_results_files_record_the_schedule(tmp_path):
 def test_bad_eps_override_is_refused_by_name(raw):
     with pytest.raises(ValueError, match="eps"):
         apply_overrides(PRESETS["smoke"], [f"eps={raw}"])
+
+
+def test_linear_ramp_values_and_step():
+    ramp = LinearRamp(0.0, 0.3, 250, 500)
+    np.testing.assert_allclose([float(ramp(t)) for t in (0, 250, 375, 500, 900)], [0.0, 0.0, 0.15, 0.3, 0.3], atol=1e-7)
+    step = LinearRamp(0.0, 0.05, 100, 100)
+    np.testing.assert_allclose([float(jax.jit(step)(jnp.int32(t))) for t in (99, 100, 101)], [0.0, 0.05, 0.05], atol=1e-7)
+
+
+@pytest.mark.parametrize("args, field", [((-0.1, 0.3, 0, 10), "init"), ((0.0, float("inf"), 0, 10), "end"),
+                                         ((0.0, 0.3, -1, 10), "start"), ((0.0, 0.3, 0, 2.5), "stop"), ((0.0, 0.3, 20, 10), "start <= stop")])
+def test_linear_ramp_validation_names_the_field(args, field):
+    with pytest.raises(ValueError, match=field):
+        LinearRamp(*args)
+
+
+def _fixation_run(fixation, generations=60):
+    nne = nj.NNE(num_genes=40, pop_size=64, eps=5.0, fixation=fixation, p_min=0.02, p_max=0.98,
+                 update_rule="multiplicative_weights", fitness_shaping="standardize")
+    state = nne.init(jax.random.PRNGKey(0))
+    target = jnp.arange(40) % 2
+    counts = []
+    for t in range(generations):
+        genotypes, state = nne.ask(jax.random.PRNGKey(t), state)
+        state = nne.tell(state, genotypes, jnp.sum(genotypes == target, axis=1).astype(jnp.float32))
+        counts.append(int(state.fixed.sum()))
+    return np.array(counts), state
+
+
+def test_fixation_schedule_fixes_nothing_before_its_start_and_everything_at_one_half():
+    counts, state = _fixation_run(LinearRamp(0.0, 0.5, 30, 50))
+    # p reaches the bounds (0.02, 0.98) well before generation 30, yet no gene fixes while τ = 0
+    assert counts[28] == 0 and np.all(np.diff(counts) >= 0)
+    assert counts[40] > 0 and counts[-1] == 40  # τ = 0.5 from generation 50: every gene fixed
+    assert set(np.unique(np.asarray(state.allele_freqs))) <= {0.0, 1.0}
+    constant, _ = _fixation_run(0.05)
+    assert constant[28] > 0  # the same run with a constant threshold fixes genes early
+
+
+def test_fixation_schedule_through_overrides_and_identity():
+    config = apply_overrides(PRESETS["smoke"], ["fixation=ramp:0:0.3:10:30"])
+    assert config.strategy.fixation == LinearRamp(0.0, 0.3, 10, 30)
+    assert "LinearRamp(init=0.0, end=0.3, start=10, stop=30)" in json.dumps(config.identity(), default=str)
+    assert apply_overrides(PRESETS["smoke"], ["fixation=0.1"]).strategy.fixation == 0.1
+    with pytest.raises(ValueError, match="fixation expects ramp:INIT:END:START:STOP"):
+        apply_overrides(PRESETS["smoke"], ["fixation=ramp:0:0.3:10"])
+    # a traced multiplier of the schedule, as for eps
+    nne = config.strategy
+    assert float(nne.default_params.fixation_at(jnp.int32(20))) == pytest.approx(0.15)
+    assert float(nne.default_params.replace(fixation=jnp.float32(2.0)).fixation_at(jnp.int32(20))) == pytest.approx(0.3)
