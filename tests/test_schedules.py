@@ -68,7 +68,8 @@ def test_linear_ramp_values_and_step():
 
 
 @pytest.mark.parametrize("args, field", [((-0.1, 0.3, 0, 10), "init"), ((0.0, float("inf"), 0, 10), "end"),
-                                         ((0.0, 0.3, -1, 10), "start"), ((0.0, 0.3, 0, 2.5), "stop"), ((0.0, 0.3, 20, 10), "start <= stop")])
+                                         ((0.0, 0.3, -1, 10), "start"), ((0.0, 0.3, 0, 2.5), "stop"),
+                                         ((0.0, 0.3, 20, 10), "start <= stop")])
 def test_linear_ramp_validation_names_the_field(args, field):
     with pytest.raises(ValueError, match=field):
         LinearRamp(*args)
