@@ -18,6 +18,18 @@ Array = jax.Array
 __all__ = ["CosineDecay", "LinearRamp"]
 
 
+def _check_numbers(obj: object, names: tuple[str, ...], *, integer: bool, low: float, strict: bool) -> None:
+    """ValueError naming ``Class.field`` unless each field is a finite number (an int if ``integer``) ``> low``
+    (``>= low`` unless ``strict``)."""
+    kinds = int if integer else (int, float)
+    for name in names:
+        value = getattr(obj, name)
+        ok = not isinstance(value, bool) and isinstance(value, kinds) and value < float("inf")
+        if not (ok and (value > low if strict else value >= low)):
+            what = "an int" if integer else "a finite number"
+            raise ValueError(f"{type(obj).__name__}.{name} must be {what} {'>' if strict else '>='} {low:g}, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class CosineDecay:
     """``ε(t) = end + (init − end) · (1 + cos(π · min(t / steps, 1))) / 2``: ``init`` at ``t = 0``,
@@ -32,12 +44,8 @@ class CosineDecay:
     steps: int
 
     def __post_init__(self) -> None:
-        for name in ("init", "end"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-                raise ValueError(f"CosineDecay.{name} must be a finite number > 0, got {value!r}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"CosineDecay.steps must be an int >= 1, got {self.steps!r}")
+        _check_numbers(self, ("init", "end"), integer=False, low=0, strict=True)
+        _check_numbers(self, ("steps",), integer=True, low=1, strict=False)
 
     def __call__(self, generation: Array | int) -> Array:
         frac = jnp.minimum(jnp.asarray(generation, jnp.float32) / self.steps, 1.0)
@@ -59,14 +67,8 @@ class LinearRamp:
     stop: int
 
     def __post_init__(self) -> None:
-        for name in ("init", "end"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-                raise ValueError(f"LinearRamp.{name} must be a finite number >= 0, got {value!r}")
-        for name in ("start", "stop"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"LinearRamp.{name} must be an int >= 0, got {value!r}")
+        _check_numbers(self, ("init", "end"), integer=False, low=0, strict=False)
+        _check_numbers(self, ("start", "stop"), integer=True, low=0, strict=False)
         if self.stop < self.start:
             raise ValueError(f"LinearRamp needs start <= stop, got start={self.start}, stop={self.stop}")
 
