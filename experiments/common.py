@@ -85,6 +85,15 @@ def device_description() -> str:
     return f"{dev.platform}: {getattr(dev, 'device_kind', dev.platform)} x{jax.device_count()}"
 
 
+def _invocation() -> str:
+    """The command line that started this process, as ``python -m package.module args``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    module = spec.name if spec is not None else Path(sys.argv[0]).stem
+    if module.endswith(".__main__"):
+        module = module[: -len(".__main__")]
+    return "python -m " + " ".join([module] + sys.argv[1:])
+
+
 def metadata(command: str | None = None) -> dict[str, Any]:
     """Provenance fields every result file carries."""
     return {
@@ -92,7 +101,7 @@ def metadata(command: str | None = None) -> dict[str, Any]:
         "device": device_description(),
         "jax_version": jax.__version__,
         "python": sys.version.split()[0],
-        "command": command or "python -m " + " ".join([Path(sys.argv[0]).stem] + sys.argv[1:]),
+        "command": command or _invocation(),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "allow_dirty": _PROVENANCE["allow_dirty"],
     }

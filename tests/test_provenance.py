@@ -1,6 +1,9 @@
 """Provenance (issue 16, item 10): result files record a clean commit, or say they were allowed dirty."""
 import importlib
+import json
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -75,3 +78,15 @@ def test_every_experiment_refuses_before_computing(dirty, module, argv):
     main = importlib.import_module(module).main
     with pytest.raises(SystemExit, match="--allow-dirty"):
         main(argv)
+
+
+def test_recorded_command_names_the_module_as_run_with_python_m(tmp_path):
+    """``python -m pkg.mod`` is recorded as such (it was once recorded as ``python -m mod``)."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "mod.py").write_text(
+        "import json\nfrom experiments import common\nprint(json.dumps(common.metadata()['command']))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(common.RESULTS.parent), str(tmp_path)])}
+    out = subprocess.run([sys.executable, "-m", "pkg.mod", "--x", "1"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == "python -m pkg.mod --x 1"
