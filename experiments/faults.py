@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random kill moments")
     parser.add_argument("--jobs", type=int, help="stages (and SIGKILL lanes) run side by side (default: cores, at most 4)")
     parser.add_argument("--out", type=Path, help="summary file (default results/reliability/summary.json)")
-    parser.add_argument("--only", nargs="+", choices=KINDS, help="run only these fault kinds (a CI slice)")
+    parser.add_argument("--only", nargs="+", choices=KINDS, help="run only these fault kinds (a slice, for debugging)")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="PART",
                         help="combine the summaries of --only runs (run side by side) into --out")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
