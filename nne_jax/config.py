@@ -12,6 +12,9 @@
 * ``wide`` — ours (issue #17): the fast preset with 16,000 genes at β = 0.000625 (the same number of
   nonzeros in ``W`` as fast's 4000 at 0.0025), the network's logits scaled by 1/30, ε cosine-decayed
   from 4 to 0.5 over its 500 generations, and allele fixation at 0.05.
+* ``wide-ramp`` — ours (issue #17): ``wide`` with no fixation for the first 250 generations, then a
+  fixation threshold ramped linearly from 0 to 0.3 by generation 500 (``LinearRamp(0, 0.3, 250, 500)``):
+  alleles stay free while the network is still learning, and are fixed (leaving the computation) late.
 * ``smoke`` — a few generations on a small subset: CI's check that the learning signal is real.
 """
 from __future__ import annotations
@@ -288,6 +291,14 @@ PRESETS: dict[str, RunConfig] = {
     "wide": RunConfig(
         "wide", NNE(num_genes=16000, pop_size=1000, eps=CosineDecay(4.0, 0.5, 500), update_rule="multiplicative_weights",
                     fitness_shaping="standardize", antithetic=True, p_min=0.02, p_max=0.98, fixation=0.05),
+        generations=500, batch_size=100, eval_every=25, fitness="neg_cross_entropy", num_outputs=10, beta=0.000625,
+        logit_scale=1 / 30,
+    ),
+    # ours (issue #17): wide, with fixation off until generation 250 and then ramped 0 -> 0.3 by 500
+    "wide-ramp": RunConfig(
+        "wide-ramp", NNE(num_genes=16000, pop_size=1000, eps=CosineDecay(4.0, 0.5, 500), update_rule="multiplicative_weights",
+                         fitness_shaping="standardize", antithetic=True, p_min=0.02, p_max=0.98,
+                         fixation=LinearRamp(0.0, 0.3, 250, 500)),
         generations=500, batch_size=100, eval_every=25, fitness="neg_cross_entropy", num_outputs=10, beta=0.000625,
         logit_scale=1 / 30,
     ),
