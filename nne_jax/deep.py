@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from nne_jax.chunks import map_in_chunks
 from nne_jax.networks import check_logit_scale, sample_in_idx
-from nne_jax.population import map_in_chunks
 from nne_jax.weights import GENE_MAPS, WeightGeneration, _numpy_rng, generate_weights, generate_weights_t, weight_generation
 
 Array = jax.Array

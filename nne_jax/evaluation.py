@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from nne_jax.chunks import map_in_chunks
 from nne_jax.generation import MLPTask, mean_weights
 from nne_jax.genetics import sample_genotypes
 
@@ -20,21 +21,10 @@ __all__ = ["EVAL_MODES", "network_accuracy", "evaluate_allele_freqs"]
 EVAL_MODES = ("mean-weights", "mode-genotype", "sampled-mean")
 
 
-def _input_chunks(inputs: Array, labels: Array, chunk: int) -> tuple[Array, Array, Array]:
-    m = inputs.shape[0]
-    num = -(-m // chunk)
-    pad = num * chunk - m
-    xs = jnp.pad(inputs, ((0, pad), (0, 0))).reshape(num, chunk, -1)
-    ys = jnp.pad(labels, (0, pad)).reshape(num, chunk)
-    valid = (jnp.arange(num * chunk) < m).reshape(num, chunk)
-    return xs, ys, valid
-
-
 @jax.jit
 def network_accuracy(task: MLPTask, weights: Array, inputs: Array, labels: Array) -> Array:
     """Accuracy of one network, slot weights ``(S,)``, on ``(M, d)`` inputs (in chunks of 1000)."""
-    xs, ys, valid = _input_chunks(inputs, labels, 1000)
-    correct = jax.lax.map(lambda c: (jnp.argmax(task.forward(weights, c[0]), -1) == c[1]) & c[2], (xs, ys, valid))
+    correct = map_in_chunks(lambda c: jnp.argmax(task.forward(weights, c[0]), -1) == c[1], (inputs, labels), 1000)
     return jnp.sum(correct) / inputs.shape[0]
 
 
@@ -54,12 +44,10 @@ def evaluate_allele_freqs(
 
 @jax.jit
 def _sampled_accuracy(task: MLPTask, genotypes: Array, inputs: Array, labels: Array) -> Array:
-    xs, ys, valid = _input_chunks(inputs, labels, 500)
+    def chunk_correct(c: tuple[Array, Array]) -> Array:
+        logits = task.population_logits(genotypes, c[0])  # (N, c, C)
+        return (jnp.argmax(logits, -1) == c[1]).T  # (c, N)
 
-    def chunk_correct(c: tuple[Array, Array, Array]) -> Array:
-        logits = task.population_logits(genotypes, c[0])
-        return jnp.sum((jnp.argmax(logits, -1) == c[1]) & c[2], axis=1)  # (N,)
-
-    correct = jnp.sum(jax.lax.map(chunk_correct, (xs, ys, valid)), axis=0)
+    correct = jnp.sum(map_in_chunks(chunk_correct, (inputs, labels), 500), axis=0)  # (N,)
     return jnp.mean(correct / inputs.shape[0])
 

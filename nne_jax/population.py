@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from nne_jax.blocks import UnitGroup
+from nne_jax.chunks import map_in_chunks
 from nne_jax.networks import MaskedMLP, _gather_inputs, _inputs_by_feature, k_cap, mlp_forward, mlp_forward_population, split_slots
 from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, generate_weights_t
 
@@ -206,17 +207,3 @@ def population_logits(
     fn = PATHS[path]
     return map_in_chunks(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype, offset, gene_map), genotypes, pop_chunk)
 
-
-def map_in_chunks(fn: Callable[[Array], Array], genotypes: Array, chunk: int | None) -> Array:
-    """``fn`` over ``(N, n)`` genotypes, at most ``chunk`` at a time (``lax.map``; ``None``: all).
-
-    The last chunk is padded with zero genotypes whose outputs are dropped. Bounds memory by
-    ``chunk`` networks' worth of temporaries.
-    """
-    n_pop = genotypes.shape[0]
-    if chunk is None or chunk >= n_pop:
-        return fn(genotypes)
-    num_chunks = -(-n_pop // chunk)
-    padded = jnp.pad(genotypes, ((0, num_chunks * chunk - n_pop), (0, 0))).reshape(num_chunks, chunk, -1)
-    out = jax.lax.map(fn, padded)
-    return out.reshape(num_chunks * chunk, *out.shape[2:])[:n_pop]

@@ -20,6 +20,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from nne_jax.chunks import map_in_chunks
 from nne_jax.networks import k_cap  # the one k-cap of the library (re-exported here for nne_jax.dnn)
 
 Array = jax.Array
@@ -110,19 +111,9 @@ def _flatten_inputs(layer: HiddenLayer, x: Array) -> Array:
     return x
 
 
-def _chunked(fn, x: Array, chunk: int):
-    """``fn`` over row-chunks of ``x`` via ``lax.map`` (bounded memory); pads the last chunk."""
-    n = x.shape[0]
-    chunk = max(1, min(chunk, n))
-    pad = (-n) % chunk
-    xp = jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, chunk, x.shape[1])
-    out = jax.lax.map(fn, xp)
-    return jax.tree_util.tree_map(lambda o: o.reshape((-1,) + o.shape[2:])[:n], out)
-
-
 @functools.partial(jax.jit, static_argnames=("chunk",))
 def _dense_features(layer: HiddenLayer, x: Array, chunk: int) -> Array:
-    return _chunked(lambda xc: k_cap(jax.nn.relu(xc @ layer.w + layer.b), layer.k_cap), x, chunk)
+    return map_in_chunks(lambda xc: k_cap(jax.nn.relu(xc @ layer.w + layer.b), layer.k_cap), x, chunk)
 
 
 @functools.partial(jax.jit, static_argnames=("chunk",))
@@ -131,7 +122,7 @@ def _sparse_features(layer: HiddenLayer, x: Array, chunk: int) -> tuple[Array, A
         vals, idx = jax.lax.top_k(jax.nn.relu(xc @ layer.w + layer.b), layer.k_cap)
         return idx.astype(jnp.int32), vals
 
-    return _chunked(fn, x, chunk)
+    return map_in_chunks(fn, x, chunk)
 
 
 def hidden_features(layer: HiddenLayer, x: Array, chunk: int = 256) -> Array:

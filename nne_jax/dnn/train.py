@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from nne_jax.chunks import map_in_chunks
 from nne_jax.dnn.model import HiddenLayer, Readout, k_cap
 from nne_jax.dnn.rules import PostRule, RuleParams, get_presynaptic, get_rule
 
@@ -385,23 +386,19 @@ def accuracy(readout: Readout, feats: Features, labels: Array) -> Array:
 
 @functools.partial(jax.jit, static_argnames=("chunk", "k_caps"))
 def _evaluate(layer, readouts, x, labels, chunk, k_caps):
-    n = x.shape[0]
-    pad = (-n) % chunk
-    xs = jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, chunk, x.shape[1])
-    ys = jnp.pad(labels, (0, pad), constant_values=-1).reshape(-1, chunk)
     groups = {k: np.array([i for i, kk in enumerate(k_caps) if kk == k]) for k in dict.fromkeys(k_caps)}
 
     def fn(args):
         xc, yc = args
         hid = jax.nn.relu(xc @ layer.w + layer.b)
-        hits = jnp.zeros(len(k_caps), jnp.int32)
+        hits = jnp.zeros((xc.shape[0], len(k_caps)), bool)
         for k, members in groups.items():
             w, b = readouts.w[members], readouts.b[members]
             logits = jnp.einsum("nh,rhc->rnc", k_cap(hid, k), w) + b[:, None, :]
-            hits = hits.at[members].set((jnp.argmax(logits, -1) == yc[None, :]).sum(-1))
+            hits = hits.at[:, members].set((jnp.argmax(logits, -1) == yc[None, :]).T)
         return hits
 
-    return jax.lax.map(fn, (xs, ys)).sum(0) / n
+    return map_in_chunks(fn, (x, labels), chunk).sum(0) / x.shape[0]  # (R,)
 
 
 def evaluate_readouts(
