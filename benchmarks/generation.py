@@ -38,33 +38,27 @@ import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import nne_jax as nj
+from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
+from nne_jax.parallel import population_mesh, replicate, use_host_devices
+from nne_jax.population import default_path
 
 
-def _set_host_devices(argv: list[str]) -> None:
-    """Before JAX starts: one XLA CPU device per core (unless XLA_FLAGS already says otherwise)."""
-    count = os.cpu_count() or 1
-    if "--devices" in argv:
-        count = int(argv[argv.index("--devices") + 1])
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+def _devices_arg(argv: list[str]) -> int | None:
+    """``--devices K`` from the command line (read before JAX starts), else ``None`` (one per core)."""
+    return int(argv[argv.index("--devices") + 1]) if "--devices" in argv[:-1] else None
 
 
 if __name__ == "__main__":  # only when run as a program: importing this module changes nothing
-    _set_host_devices(sys.argv)
-
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import nne_jax as nj  # noqa: E402
-from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json  # noqa: E402
-from nne_jax.parallel import population_mesh, replicate  # noqa: E402
-from nne_jax.population import default_path  # noqa: E402
+    use_host_devices(_devices_arg(sys.argv))
 
 
 def timed(fn, *args, reps: int) -> float:
@@ -254,9 +248,6 @@ def single_in_subprocess(
     """Runs one config in a fresh ``python -m benchmarks.generation --single ...`` process (same
     XLA CPU device count as this one) and returns its row, with the measured ``peak_rss_bytes``."""
     env = dict(os.environ)
-    flags = env.get("XLA_FLAGS", "")
-    if jax.devices()[0].platform == "cpu" and "xla_force_host_platform_device_count" not in flags:
-        env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={jax.device_count()}".strip()
     root = Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
     cmd = [
@@ -272,6 +263,8 @@ def single_in_subprocess(
         "none" if pop_chunk is None else str(pop_chunk),
         "--reps",
         str(reps),
+        "--devices",
+        str(jax.device_count()),
     ]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:

@@ -3,7 +3,7 @@
 Each device evaluates its slice of the genotypes (``shard_map`` over a 1-D mesh with axis
 ``"pop"``); allele rewards are sums over the population, which XLA reduces across devices; the
 allele frequencies and everything else stay replicated. On a CPU host, several XLA CPU devices
-(``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>``, set before JAX starts) run their
+(:func:`use_host_devices`, before JAX starts: JAX's ``jax_num_cpu_devices`` option) run their
 slices in parallel; on GPUs/TPUs the mesh spans the local (or, after
 ``jax.distributed.initialize``, global) devices.
 """
@@ -66,21 +66,23 @@ def replicate(tree: T, mesh: Mesh | None) -> T:
 def use_host_devices(count: int | None = None) -> int:
     """Asks XLA for ``count`` CPU devices (default: one per core) so a CPU host can shard the population.
 
-    Must run before JAX initialises its backends (i.e. before the first computation); it only sets
-    ``XLA_FLAGS`` and leaves an explicit ``--xla_force_host_platform_device_count`` alone. Returns the
-    device count requested (or already in force).
+    Must run before JAX initialises its backends (i.e. before the first computation); it sets JAX's
+    public ``jax_num_cpu_devices`` option and leaves an explicit
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=<k>`` alone (the user's setting wins). Returns the
+    device count requested (or already in force). A subprocess does not inherit it: pass ``--devices``.
     """
     import os
     import warnings
-
-    from jax._src import xla_bridge
 
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" in flags:
         return int(flags.split("xla_force_host_platform_device_count=")[1].split()[0])
     count = count or os.cpu_count() or 1
-    if xla_bridge.backends_are_initialized():
+    if count < 1:
+        raise ValueError(f"the device count must be >= 1, got {count}")
+    try:
+        jax.config.update("jax_num_cpu_devices", int(count))
+    except RuntimeError:  # backends already up: the count is fixed for this process
         warnings.warn("JAX is already initialised; use_host_devices() has no effect in this process", stacklevel=2)
         return jax.device_count()
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
     return count

@@ -107,3 +107,24 @@ def test_host_devices_short_chunks_and_every_task_kind():
     env = dict(CLEAN_ENV, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     proc = subprocess.run([sys.executable, "-c", HOST_DEVICES], capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0 and "done" in proc.stdout, proc.stderr[-3000:]
+
+
+def _device_count_after_use_host_devices(count: int, env: dict[str, str]) -> tuple[int, str]:
+    code = "import jax; from nne_jax.parallel import use_host_devices; " \
+           f"asked = use_host_devices({count}); print(asked, jax.device_count())"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.split(), done.stderr
+
+
+def test_use_host_devices_sets_the_cpu_device_count_and_respects_an_explicit_xla_flag():
+    assert _device_count_after_use_host_devices(3, CLEAN_ENV)[0] == ["3", "3"]  # jax_num_cpu_devices
+    env = dict(CLEAN_ENV, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    assert _device_count_after_use_host_devices(3, env)[0] == ["2", "2"]  # the user's flag wins
+
+
+def test_use_host_devices_after_jax_started_warns_and_reports_the_real_count():
+    code = "import jax, warnings; jax.numpy.zeros(1); from nne_jax.parallel import use_host_devices\n" \
+           "with warnings.catch_warnings(record=True) as w:\n    warnings.simplefilter('always'); n = use_host_devices(5)\n" \
+           "print(n, jax.device_count(), 'already initialised' in str(w[0].message))"
+    done = subprocess.run([sys.executable, "-c", code], env=CLEAN_ENV, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", "1", "True"]
