@@ -28,7 +28,7 @@ from nne_jax.genetics import UPDATE_RULES
 from nne_jax.networks import check_logit_scale
 from nne_jax.schedules import CosineDecay, LinearRamp
 from nne_jax.strategy import NNE
-from nne_jax.weights import GENE_MAPS
+from nne_jax.weights import check_gene_map
 
 __all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields", "ConfigError", "check_seed", "SEED_MAX"]
 
@@ -165,8 +165,10 @@ class RunConfig:
                 _is_number(v) and v > 0 for v in self.signsgd_lrs):
             raise ConfigError(f"signsgd_lrs must be a non-empty list of finite numbers > 0, got {self.signsgd_lrs!r}")
         self.fitness_fn()  # validates with its own error messages
-        if self.gene_map not in GENE_MAPS:
-            raise ConfigError(f"unknown gene_map {self.gene_map!r}; choose from {sorted(GENE_MAPS)}")
+        try:
+            check_gene_map(self.gene_map)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         if self.fan_in_scale and self.hidden_layers < 2:
             raise ConfigError("fan_in_scale scales the layers after the first: it needs hidden_layers >= 2")
         if self.hidden_layers > 1 and self.k_cap is not None:

@@ -26,7 +26,7 @@ from jax.sharding import Mesh
 
 from nne_jax.chunks import map_in_chunks
 from nne_jax.networks import check_logit_scale, sample_in_idx
-from nne_jax.weights import GENE_MAPS, WeightGeneration, _numpy_rng, generate_weights, generate_weights_t, weight_generation
+from nne_jax.weights import GENE_MAPS, WeightGeneration, _numpy_rng, check_gene_map, generate_weights, generate_weights_t, weight_generation
 
 Array = jax.Array
 
@@ -225,8 +225,7 @@ def deep_task(
     logit_scale: float = 1.0,
 ) -> DeepTask:
     """Samples the masks and ``W`` (β-sparse, ``U[-1, 1]``, padding rows empty) for a deep masked MLP."""
-    if gene_map not in GENE_MAPS:
-        raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
+    check_gene_map(gene_map)
     if pop_chunk is not None and pop_chunk < 1:
         raise ValueError(f"pop_chunk must be >= 1, got {pop_chunk}")
     mask_key, w_key = jax.random.split(key)

@@ -25,7 +25,7 @@ from nne_jax.networks import MaskedMLP, check_logit_scale, masked_mlp, mlp_forwa
 from nne_jax.parallel import replicate, shard_population
 from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
-from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, weight_generation
+from nne_jax.weights import GENE_MAPS, WeightGeneration, check_gene_map, generate_weights, weight_generation
 
 Array = jax.Array
 
@@ -135,8 +135,7 @@ def mlp_task(
     ``logit_scale``: the network's output scale (see :class:`MLPTask`; 1 = unscaled).
     """
     check_logit_scale(logit_scale)
-    if gene_map not in GENE_MAPS:
-        raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
+    check_gene_map(gene_map)
     if path == "genespace" and gene_map != "identity":
         raise ValueError(f"the genespace path needs gene_map='identity' (weights linear in the genes), got {gene_map!r}")
     if path != "auto" and path not in PATHS:

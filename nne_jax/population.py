@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from nne_jax.blocks import UnitGroup
 from nne_jax.chunks import map_in_chunks
 from nne_jax.networks import MaskedMLP, _gather_inputs, _inputs_by_feature, k_cap, mlp_forward, mlp_forward_population, split_slots
-from nne_jax.weights import GENE_MAPS, WeightGeneration, generate_weights, generate_weights_t
+from nne_jax.weights import GENE_MAPS, WeightGeneration, check_gene_map, generate_weights, generate_weights_t
 
 Array = jax.Array
 Blocks = tuple[UnitGroup, ...] | None
@@ -196,8 +196,7 @@ def population_logits(
         raise ValueError(f"W has {wg.num_rows} rows but the network has {arch.num_slots} link slots")
     if genotypes.ndim != 2 or genotypes.shape[1] != wg.num_genes:
         raise ValueError(f"genotypes must have shape (N, {wg.num_genes}), got {genotypes.shape}")
-    if gene_map not in GENE_MAPS:
-        raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
+    check_gene_map(gene_map)
     if offset is not None and offset.shape != (arch.num_slots,):
         raise ValueError(f"offset must have shape ({arch.num_slots},), got {offset.shape}")
     if blocks is not None and (

@@ -26,12 +26,20 @@ __all__ = [
     "row_blocks",
     "block_rows",
     "GENE_MAPS",
+    "check_gene_map",
     "select_columns",
 ]
 
 # Gene -> weight maps ``g`` of "weights = g(W x)" (the paper's further work). Each has g(0) = 0, so
 # empty rows (padding slots) keep weight 0 under every map.
 GENE_MAPS: dict[str, Callable[[jax.Array], jax.Array]] = {"identity": lambda w: w, "tanh": jnp.tanh, "relu": jax.nn.relu}
+
+
+def check_gene_map(gene_map: str) -> str:
+    """``gene_map`` if it names one of :data:`GENE_MAPS`; a ``ValueError`` listing the choices otherwise."""
+    if not isinstance(gene_map, str) or gene_map not in GENE_MAPS:
+        raise ValueError(f"unknown gene_map {gene_map!r}; choose from {sorted(GENE_MAPS)}")
+    return gene_map
 
 
 @flax.struct.dataclass

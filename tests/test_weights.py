@@ -54,3 +54,22 @@ def test_gene_count_mismatch():
     wg = weight_generation(jax.random.PRNGKey(0), 10, 20, 0.5)
     with pytest.raises(ValueError, match="genes"):
         generate_weights(wg, jnp.ones((3, 21)))
+
+
+def test_every_entry_point_rejects_an_unknown_gene_map_by_name():
+    import nne_jax as nj
+    from nne_jax.config import PRESETS, ConfigError, with_fields
+    from nne_jax.population import population_logits
+    from nne_jax.weights import check_gene_map
+
+    assert check_gene_map("tanh") == "tanh"
+    for bad in ("sigmoid", None, 3):
+        with pytest.raises(ValueError, match="unknown gene_map .*choose from \\['identity', 'relu', 'tanh'\\]"):
+            check_gene_map(bad)
+    with pytest.raises(ValueError, match="unknown gene_map 'sigmoid'"):
+        nj.mlp_task(jax.random.PRNGKey(0), 30, num_inputs=8, num_hidden=4, num_classes=3, gene_map="sigmoid")
+    task = nj.mlp_task(jax.random.PRNGKey(0), 30, num_inputs=8, num_hidden=4, num_classes=3)
+    with pytest.raises(ValueError, match="unknown gene_map 'sigmoid'"):
+        population_logits(task.arch, task.wg, jnp.ones((2, 30), jnp.int8), jnp.ones((5, 8)), "dense", gene_map="sigmoid")
+    with pytest.raises(ConfigError, match="unknown gene_map 'sigmoid'"):
+        with_fields(PRESETS["smoke"], gene_map="sigmoid")
