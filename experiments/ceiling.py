@@ -32,6 +32,7 @@ from nne_jax.data.tasks import TASK_CLASSES, load_task_data
 from nne_jax.evaluation import network_accuracy
 from nne_jax.fitness import cross_entropy
 from nne_jax.runner import make_task
+from nne_jax.seeds import stream_key
 
 OUT = RESULTS / "ceiling"
 
@@ -88,7 +89,7 @@ def ceiling(config: RunConfig, task_name: str, seed: int, data: dict[str, np.nda
     test_x, test_y = jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"])
     strategy = config.strategy
     start = time.perf_counter()
-    p, train_curve = train_allele_freqs(task, x, y, jax.random.PRNGKey(70_000 + seed), steps, config.batch_size,
+    p, train_curve = train_allele_freqs(task, x, y, stream_key("ceiling", seed), steps, config.batch_size,
                                         learning_rate, strategy.p_min, strategy.p_max, eval_every)
     jax.block_until_ready(p)
     seconds = time.perf_counter() - start

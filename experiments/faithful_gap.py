@@ -26,7 +26,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
 from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
@@ -36,6 +35,7 @@ from nne_jax.data.tasks import load_task_data
 from nne_jax.evaluation import evaluate_allele_freqs
 from nne_jax.parallel import use_host_devices
 from nne_jax.runner import evolve
+from nne_jax.seeds import stream_key
 
 OUT = RESULTS / "table1"
 TASK = "0-9"
@@ -69,7 +69,7 @@ def run_setting(name: str, generations: int, seed: int, out: Path, command: str)
     run = evolve(config, TASK, seed, data, out / "ckpt" / "faithful_gap" / f"{name}_seed{seed}",
                  log=lambda line: print(f"[{name}] {line}", flush=True))
     evals = evaluate_allele_freqs(run["task"], run["state"].allele_freqs, jnp.asarray(data["test_x"]),
-                                  jnp.asarray(data["test_y"]), jax.random.PRNGKey(40_000 + seed))
+                                  jnp.asarray(data["test_y"]), stream_key("evaluation", seed))
     curves = run["curves"]
     target = PAPER_TABLE1[TASK]["NNE"] / 100
     reached = [g for g, a in zip(curves["generation"], curves["test_accuracy"]) if a is not None and a >= target]

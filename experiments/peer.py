@@ -32,6 +32,7 @@ from nne_jax.data.tasks import TASK_CLASSES, load_task_data
 from nne_jax.evaluation import network_accuracy
 from nne_jax.parallel import use_host_devices
 from nne_jax.runner import make_task
+from nne_jax.seeds import stream_key
 
 OUT = RESULTS / "peer"
 
@@ -61,7 +62,7 @@ def run_open_es(
     init, step, weights = open_es(task, config.pop_size, config.batch_size, sigma=sigma, lr=lr, fitness_fn=config.fitness_fn())
     x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
     ex, ey = jnp.asarray(data[f"{split}_x"]), jnp.asarray(data[f"{split}_y"])
-    state, key = init(jax.random.PRNGKey(50_000 + seed)), jax.random.PRNGKey(60_000 + seed)
+    state, key = init(stream_key("peer_init", seed)), stream_key("peer_run", seed)
     acc_key = f"{split}_accuracy"
     curves: dict[str, list] = {"generation": [0], "train_seconds": [0.0], acc_key: [float(network_accuracy(task, weights(state), ex, ey))]}
     spent, g = 0.0, 0

@@ -42,6 +42,7 @@ from nne_jax.data.tasks import load_task_data
 from nne_jax.evaluation import evaluate_allele_freqs
 from nne_jax.parallel import use_host_devices
 from nne_jax.runner import evolve, make_task
+from nne_jax.seeds import stream_key
 
 OUT = RESULTS / "table1"
 
@@ -59,7 +60,7 @@ def signsgd_readout(
     ε' chosen on the validation set. ``start="sampled"``: a genotype sampled from ``p`` (the paper:
     "we randomly initialize the network weights using allele distribution learned"); ``"mean"``:
     the mean-weight network ``W p``."""
-    key = jax.random.PRNGKey(20_000 + seed)
+    key = stream_key("signsgd", seed)
     if start == "sampled":
         weights = nj.generate_weights(mlp.wg, nj.sample_genotypes(key, allele_freqs, 1)[0])
     else:
@@ -92,7 +93,7 @@ def sgd_baseline(mlp: nj.MLPTask, data: dict[str, Any], task: str, seeds: int, e
     accs, start = [], time.perf_counter()
     for s in range(seeds):
         params = train_masked_mlp(
-            jax.random.PRNGKey(30_000 + s), mask, len(data["classes"]), jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"]), steps
+            stream_key("sgd", s), mask, len(data["classes"]), jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"]), steps
         )
         logits = masked_mlp_logits(params, mask, jnp.asarray(data["test_x"]))
         accs.append(float(jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(data["test_y"]))))
@@ -220,7 +221,7 @@ def run_seed(args: argparse.Namespace, preset: Any, seed: int, command: str) -> 
     )
     mlp, state, curves = run["task"], run["state"], run["curves"]
     evals = evaluate_allele_freqs(
-        mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]), jax.random.PRNGKey(40_000 + seed)
+        mlp, state.allele_freqs, jnp.asarray(data["test_x"]), jnp.asarray(data["test_y"]), stream_key("evaluation", seed)
     )
     meta = metadata(command)
     result: dict[str, Any] = {

@@ -31,6 +31,7 @@ from typing import Any
 
 from nne_jax import __version__
 from nne_jax.config import PRESETS, RunConfig, apply_overrides, check_seed, with_fields
+from nne_jax.seeds import stream_key
 
 __all__ = [
     "EXIT_FAILURE",
@@ -210,7 +211,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"run {out}: {config}", flush=True)
         res = evolve(config, task, args.seed, data, out, log=lambda line: print(line, flush=True), restart=args.restart, bar=None)
         final = evaluate_allele_freqs(res["task"], res["state"].allele_freqs, data["test_x"], data["test_y"],
-                                      jax.random.PRNGKey(40_000 + args.seed))
+                                      stream_key("evaluation", args.seed))
         result = {"config": res["config"], "seed": args.seed, "dataset": data["dataset"], "num_outputs": res["task"].arch.num_classes,
                   "final_test_accuracy": final, "train_seconds": res["train_seconds"],
                   "generations": res["generations"], "generations_requested": config.generations,
