@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 import shlex
 import sys
@@ -47,6 +46,7 @@ import numpy as np
 
 from experiments.common import RESULTS, add_allow_dirty, device_description, metadata, require_clean, write_json
 from nne_jax import dnn
+from nne_jax.checkpoint import restore_checkpoint, save_checkpoint
 from nne_jax.data import balanced_subset, load_mnist
 
 PAPER = {1000: {"SGD": 90.34, "SignSGD": 86.84, "DNN": 84.84}, 100000: {"SGD": 92.56, "SignSGD": 90.21, "DNN": 90.76}}
@@ -147,37 +147,50 @@ def build_specs(h: int, args: argparse.Namespace) -> list[Spec]:
 
 
 # ------------------------------------------------------------------------------ state handling
-def _config(spec: Spec, h: int, seed: int, args: argparse.Namespace) -> str:
-    return json.dumps({**dataclasses.asdict(spec), "h": h, "seed": seed, "per_class": args.per_class, "batch": args.batch_size})
+def _config(spec: Spec, h: int, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """A run's checkpoint identity: a checkpoint of another identity is refused, never silently reused."""
+    return {**dataclasses.asdict(spec), "h": h, "seed": seed, "per_class": args.per_class, "batch": args.batch_size}
 
 
-def _ckpt_path(out: Path, spec: Spec, h: int, seed: int, per_class: int = 200) -> Path:
-    return out / "ckpt" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}{_set_tag(per_class)}.npz"
+def _ckpt_dir(out: Path, spec: Spec, h: int, seed: int, per_class: int = 200) -> Path:
+    return out / "ckpt" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}{_set_tag(per_class)}"
 
 
 def _run_path(out: Path, spec: Spec, h: int, seed: int, per_class: int = 200) -> Path:
     return out / "runs" / f"{spec.file_tag}_h{h}_k{spec.k_cap}_s{seed}{_set_tag(per_class)}.json"
 
 
-def _save_ckpt(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    arrays = {k: np.asarray(v) for k, v in state.items() if k != "opt"}
-    for i, leaf in enumerate(jax.tree_util.tree_leaves(state.get("opt", ()))):
-        arrays[f"opt_{i}"] = np.asarray(leaf)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+_CURVES = ("curve_epoch", "curve_acc", "train_acc", "loss", "update_fraction")  # growing lists in a Model's state
 
 
-def _load_ckpt(path: Path, config: str) -> dict[str, np.ndarray] | None:
-    if not path.exists():
+def _save_ckpt(directory: Path, state: dict[str, Any], config: dict[str, Any]) -> None:
+    """``state`` as a checkpoint of :mod:`nne_jax.checkpoint` (atomic, checksummed; the last 2 kept)."""
+    record = {k: (np.asarray(v, np.float64) if k in _CURVES else v) for k, v in state.items() if k != "opt"}
+    if "opt" in state:  # an optax state: its leaves, rebuilt on load from a fresh state's structure
+        record["opt"] = {str(i): np.asarray(leaf) for i, leaf in enumerate(jax.tree_util.tree_leaves(state["opt"]))}
+    save_checkpoint(directory, int(state["epoch"]), record, config, keep=2)
+
+
+def _load_ckpt(directory: Path, config: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest readable checkpoint in ``directory`` as a state shaped like ``fresh``; None if there is none.
+
+    Raises ``ConfigMismatchError`` for another run's checkpoint and ``CheckpointsUnreadableError`` when
+    none is readable (nothing is deleted), as every nne_jax run does.
+    """
+    found = restore_checkpoint(directory, config, quarantine=True)
+    if found is None:
         return None
-    with np.load(path) as f:
-        data = {k: f[k] for k in f.files}
-    if str(data.get("config")) != config:
-        print(f"  [ckpt] {path.name}: config changed, starting afresh", flush=True)
-        return None
-    return data
+    saved, state = found[1], dict(fresh)
+    state["epoch"], state["wall"] = int(saved["epoch"]), float(saved["wall"])
+    for key in _CURVES:
+        state[key] = np.asarray(saved[key]).tolist()
+    for key in ("coef", "w", "b"):
+        if key in saved:
+            state[key] = jnp.asarray(saved[key])
+    if "opt" in fresh:
+        treedef = jax.tree_util.tree_structure(fresh["opt"])
+        state["opt"] = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(saved["opt"][str(i)]) for i in range(treedef.num_leaves)])
+    return state
 
 
 class Model:
@@ -186,7 +199,7 @@ class Model:
     def __init__(self, spec: Spec, h: int, seed: int, ctx: dict[str, Any], args: argparse.Namespace, out: Path):
         self.spec, self.h, self.seed, self.ctx, self.args = spec, h, seed, ctx, args
         self.config = _config(spec, h, seed, args)
-        self.path = _ckpt_path(out, spec, h, seed, args.per_class)
+        self.ckpt_dir = _ckpt_dir(out, spec, h, seed, args.per_class)
         ro0: dnn.Readout = ctx["readout0"]
         self.dual = spec.kind == "dnn" and spec.k_cap is None and h > ctx["n"]
         self.opt = dnn.make_optimizer(spec.kind, spec.lr) if not spec.kind.startswith("dnn") else None
@@ -205,19 +218,7 @@ class Model:
             self.state["w"], self.state["b"] = ro0.w, ro0.b
         if self.opt is not None:
             self.state["opt"] = self.opt.init(ro0)
-        saved = _load_ckpt(self.path, self.config)
-        if saved is not None:
-            for key in ("epoch", "wall"):
-                self.state[key] = saved[key].item()
-            for key in ("curve_epoch", "curve_acc", "train_acc", "loss", "update_fraction"):
-                self.state[key] = saved[key].tolist()
-            for key in ("coef", "w", "b"):
-                if key in saved:
-                    self.state[key] = jnp.asarray(saved[key])
-            if self.opt is not None:
-                treedef = jax.tree_util.tree_structure(self.state["opt"])
-                leaves = [jnp.asarray(saved[f"opt_{i}"]) for i in range(treedef.num_leaves)]
-                self.state["opt"] = jax.tree_util.tree_unflatten(treedef, leaves)
+        self.state = _load_ckpt(self.ckpt_dir, self.config, self.state) or self.state
 
     @property
     def epoch(self) -> int:
@@ -295,7 +296,7 @@ class Model:
         self.state["curve_acc"].append(100.0 * acc)
 
     def save(self) -> None:
-        _save_ckpt(self.path, {**{k: v for k, v in self.state.items()}, "config": np.asarray(self.config)})
+        _save_ckpt(self.ckpt_dir, self.state, self.config)
 
 
 # ------------------------------------------------------------------------------ one (h, seed)

@@ -268,3 +268,28 @@ def test_table2_quick_on_mnist(tmp_path):
     assert json.loads((tmp_path / "quick" / "summary.json").read_text())[0]["seeds"] == 1
     pytest.importorskip("matplotlib")  # the figure is optional (matplotlib is an `experiments` extra)
     assert (tmp_path / "quick" / "table2.png").stat().st_size > 0
+
+
+def test_table2_checkpoints_use_the_library_format_and_refuse_another_runs(tmp_path):
+    import optax
+
+    from experiments import table2
+    from nne_jax.checkpoint import ConfigMismatchError, list_checkpoints
+
+    ro = dnn.Readout(jnp.arange(6.0).reshape(3, 2), jnp.ones(2))
+    opt = optax.adam(1e-3)
+    fresh = {"epoch": 0, "wall": 0.0, **{k: [] for k in table2._CURVES}, "w": ro.w, "b": ro.b, "opt": opt.init(ro)}
+    state = dict(fresh, epoch=4, wall=2.5, curve_epoch=[0, 4], curve_acc=[10.0, 55.5], loss=[1.0, 0.5],
+                 w=ro.w + 1, opt=jax.tree_util.tree_map(lambda x: x + 3, fresh["opt"]))
+    config = {"name": "SGD", "h": 30, "seed": 0}
+    table2._save_ckpt(tmp_path / "c", state, config)
+    assert [p.name for p in list_checkpoints(tmp_path / "c")] == ["ckpt_0000000004.msgpack"]
+    back = table2._load_ckpt(tmp_path / "c", config, fresh)
+    assert back["epoch"] == 4 and back["wall"] == 2.5 and back["curve_acc"] == [10.0, 55.5] and back["train_acc"] == []
+    np.testing.assert_array_equal(back["w"], ro.w + 1)
+    for a, b in zip(jax.tree_util.tree_leaves(back["opt"]), jax.tree_util.tree_leaves(state["opt"]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert jax.tree_util.tree_structure(back["opt"]) == jax.tree_util.tree_structure(fresh["opt"])
+    assert table2._load_ckpt(tmp_path / "none", config, fresh) is None
+    with pytest.raises(ConfigMismatchError, match="seed"):
+        table2._load_ckpt(tmp_path / "c", {**config, "seed": 1}, fresh)
