@@ -22,6 +22,7 @@ from nne_jax.genetics import allele_rewards, multiplicative_weights_update, samp
 from nne_jax.networks import MaskedMLP, dense_forward, dense_params, linear_forward, masked_mlp, mlp_forward
 from nne_jax.population import PATHS, population_logits
 from nne_jax.strategy import NNE, NNEParams, NNEState, TellMetrics
+from nne_jax.task import CompactableTask, NetworkTask, check_task
 from nne_jax.weights import WeightGeneration, dense_matrix, generate_weights, generate_weights_t, weight_generation
 
 try:  # the one source of the version is pyproject.toml, read from the installed package's metadata
@@ -67,5 +68,6 @@ __all__ = [
     "standardize",
     "update_allele_freqs",
     "weight_generation",
+    "NetworkTask", "CompactableTask", "check_task",
     "DeepMLP", "DeepTask", "deep_forward", "deep_forward_population", "deep_mlp", "deep_task",
 ]

@@ -11,8 +11,9 @@ import jax
 import jax.numpy as jnp
 
 from nne_jax.chunks import map_in_chunks
-from nne_jax.generation import MLPTask, mean_weights
+from nne_jax.generation import mean_weights
 from nne_jax.genetics import sample_genotypes
+from nne_jax.task import NetworkTask
 
 Array = jax.Array
 
@@ -22,14 +23,14 @@ EVAL_MODES = ("mean-weights", "mode-genotype", "sampled-mean")
 
 
 @jax.jit
-def network_accuracy(task: MLPTask, weights: Array, inputs: Array, labels: Array) -> Array:
+def network_accuracy(task: NetworkTask, weights: Array, inputs: Array, labels: Array) -> Array:
     """Accuracy of one network, slot weights ``(S,)``, on ``(M, d)`` inputs (in chunks of 1000)."""
     correct = map_in_chunks(lambda c: jnp.argmax(task.forward(weights, c[0]), -1) == c[1], (inputs, labels), 1000)
     return jnp.sum(correct) / inputs.shape[0]
 
 
 def evaluate_allele_freqs(
-    task: MLPTask, allele_freqs: Array, inputs: Array, labels: Array, key: Array, num_samples: int = 32
+    task: NetworkTask, allele_freqs: Array, inputs: Array, labels: Array, key: Array, num_samples: int = 32
 ) -> dict[str, float]:
     """Test accuracy (fraction) of ``p`` in each of :data:`EVAL_MODES`."""
     inputs, labels = jnp.asarray(inputs, jnp.float32), jnp.asarray(labels, jnp.int32)
@@ -43,7 +44,7 @@ def evaluate_allele_freqs(
 
 
 @jax.jit
-def _sampled_accuracy(task: MLPTask, genotypes: Array, inputs: Array, labels: Array) -> Array:
+def _sampled_accuracy(task: NetworkTask, genotypes: Array, inputs: Array, labels: Array) -> Array:
     def chunk_correct(c: tuple[Array, Array]) -> Array:
         logits = task.population_logits(genotypes, c[0])  # (N, c, C)
         return (jnp.argmax(logits, -1) == c[1]).T  # (c, N)

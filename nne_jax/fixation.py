@@ -33,6 +33,7 @@ __all__ = ["compact_task", "free_fraction"]
 
 
 def _round_up(value: int, step: int) -> int:
+    step = max(step, 1)  # an empty W (no nonzeros) rounds to 1, not a division by zero
     return max(step, -(-value // step) * step)
 
 

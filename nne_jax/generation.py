@@ -25,6 +25,7 @@ from nne_jax.networks import MaskedMLP, check_logit_scale, masked_mlp, mlp_forwa
 from nne_jax.parallel import replicate, shard_population
 from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
+from nne_jax.task import CompactableTask, NetworkTask, check_task
 from nne_jax.weights import GENE_MAPS, WeightGeneration, check_gene_map, generate_weights, weight_generation
 
 Array = jax.Array
@@ -112,6 +113,11 @@ class MLPTask:
         )
         return self.logit_scale * logits
 
+    def compact(self, state: NNEState) -> MLPTask:
+        """This task without the genes ``state`` has fixed (:func:`nne_jax.fixation.compact_task`);
+        itself if it is already compacted."""
+        return self if self.genes is not None else compact_task(self, state)
+
 
 def mlp_task(
     key: Array,
@@ -160,20 +166,20 @@ class Metrics(NamedTuple):
     mean_weights_accuracy: Array  # accuracy of the mean-weight network W·p on the minibatch
 
 
-def mean_weights(task: MLPTask, allele_freqs: Array) -> Array:
+def mean_weights(task: NetworkTask, allele_freqs: Array) -> Array:
     """The mean-weight network's slot weights ``g(W p)``: ``(n,) -> (S,)`` (``task.weights(p)``)."""
     return task.weights(allele_freqs)
 
 
 def generation_step(
-    strategy: NNE, fitness_fn: Callable[[Array, Array], Array], task: MLPTask, state: NNEState, key: Array, batch: tuple[Array, Array]
+    strategy: NNE, fitness_fn: Callable[[Array, Array], Array], task: NetworkTask, state: NNEState, key: Array, batch: tuple[Array, Array]
 ) -> tuple[NNEState, Metrics]:
     """One generation (pure; jit it, or use :func:`make_generation`).
 
     Args:
       strategy: the NNE configuration (static).
       fitness_fn: ``(logits (N, B, C), labels (B,)) -> (N,)``, higher is better (static).
-      task: architecture and ``W``.
+      task: a :class:`~nne_jax.task.NetworkTask` (architecture and ``W``).
       state: current :class:`NNEState`.
       key: PRNG key for this generation's genotypes.
       batch: ``(inputs (B, d), labels (B,))``.
@@ -187,10 +193,12 @@ def generation_step(
     return new_state, metrics
 
 
-def population_fitness(task: MLPTask, genotypes: Array, batch: tuple[Array, Array], fitness_fn: Callable[[Array, Array], Array]) -> Array:
+def population_fitness(
+    task: NetworkTask, genotypes: Array, batch: tuple[Array, Array], fitness_fn: Callable[[Array, Array], Array]
+) -> Array:
     """Fitness ``(N,)`` of every genotype ``(N, n)`` on ``batch``, sharded over ``task.mesh`` if set."""
 
-    def evaluate(g: Array, task: MLPTask, batch: tuple[Array, Array]) -> Array:
+    def evaluate(g: Array, task: NetworkTask, batch: tuple[Array, Array]) -> Array:
         return fitness_fn(task.population_logits(g, batch[0]), batch[1])
 
     if task.mesh is None:
@@ -202,12 +210,13 @@ _generation_jit = jax.jit(generation_step, static_argnums=(0, 1))
 
 
 def make_generation(
-    strategy: NNE, task: MLPTask, fitness_fn: Callable[[Array, Array], Array] = delta_fitness
+    strategy: NNE, task: NetworkTask, fitness_fn: Callable[[Array, Array], Array] = delta_fitness
 ) -> Callable[[NNEState, Array, tuple[Array, Array]], tuple[NNEState, Metrics]]:
     """Returns ``generation(state, key, batch) -> (state, metrics)``, compiled once per shape."""
+    check_task(task)
     if strategy.num_genes != task.num_genes:
         raise ValueError(f"strategy has {strategy.num_genes} genes but W has {task.num_genes} columns")
-    task = replicate(task, getattr(task, "mesh", None))  # once, not on every call
+    task = replicate(task, task.mesh)  # once, not on every call
 
     def generation(state: NNEState, key: Array, batch: tuple[Array, Array]) -> tuple[NNEState, Metrics]:
         return _generation_jit(strategy, fitness_fn, task, state, key, batch)
@@ -272,7 +281,7 @@ def _scan_chunk(
 
 def run_generations(
     strategy: NNE,
-    task: MLPTask,
+    task: NetworkTask,
     state: NNEState,
     run_key: Array,
     inputs: Array,
@@ -295,11 +304,13 @@ def run_generations(
         (for checkpoints and progress lines).
       compact: with allele fixation, drop the fixed genes' columns of ``W`` at every chunk
         boundary (:func:`nne_jax.fixation.compact_task`): same results, less work. Applies to
-        :class:`MLPTask`; other tasks (e.g. :class:`~nne_jax.deep.DeepTask`) run uncompacted.
+        a :class:`~nne_jax.task.CompactableTask` (e.g. :class:`MLPTask`); other tasks (e.g.
+        :class:`~nne_jax.deep.DeepTask`) run uncompacted.
 
     Returns:
       The final state and the metrics of the generations run here, each stacked ``(T,)``.
     """
+    check_task(task)
     if inputs.ndim != 2 or inputs.shape[1] != task.num_inputs:
         raise ValueError(f"inputs must have shape (M, {task.num_inputs}), got {inputs.shape}")
     if labels.shape != inputs.shape[:1]:
@@ -308,7 +319,7 @@ def run_generations(
         raise ValueError("batch_size and chunk_size must be >= 1")
     if strategy.num_genes != task.num_genes:
         raise ValueError(f"strategy has {strategy.num_genes} genes but W has {task.num_genes} columns")
-    mesh = getattr(task, "mesh", None)
+    mesh = task.mesh
     # once, not on every chunk: W, the blocks and the training set on every device of the mesh
     task, inputs, labels = replicate((task, jnp.asarray(inputs, jnp.float32), jnp.asarray(labels, jnp.int32)), mesh)
     collected: list[Metrics] = []
@@ -316,8 +327,8 @@ def run_generations(
     while done < num_generations:
         length = min(chunk_size, num_generations - done)
         chunk_task = task
-        if compact and strategy.fixation is not None and isinstance(task, MLPTask) and task.genes is None and bool(jnp.any(state.fixed)):
-            chunk_task = replicate(compact_task(task, state), mesh)
+        if compact and strategy.fixation is not None and isinstance(task, CompactableTask) and bool(jnp.any(state.fixed)):
+            chunk_task = replicate(task.compact(state), mesh)
         state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, length, chunk_task, state, run_key, inputs, labels)
         # one chunk in flight at a time: with several, XLA's in-process all-reduce over CPU host
         # devices can starve its thread pool and abort the process (tests/test_multiprocess.py)

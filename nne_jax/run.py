@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from nne_jax.fitness import accuracy, delta_fitness
 from nne_jax.generation import _sample_batch, population_fitness
 from nne_jax.strategy import NNE, NNEParams, NNEState
+from nne_jax.task import check_task
 
 Array = jax.Array
 
@@ -76,6 +77,7 @@ def make_run(
         raise TypeError(f"task must have population_logits (a network task) or be a fitness (key, genotypes) -> (N,), "
                         f"got {type(task).__name__}")
     if network:
+        check_task(task)
         if data is None or batch_size is None:
             raise ValueError("a network task needs data=(inputs, labels) and batch_size")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

@@ -42,11 +42,12 @@ from nne_jax.checkpoint import (
 )
 from nne_jax.config import ConfigError, RunConfig, check_seed
 from nne_jax.evaluation import network_accuracy
-from nne_jax.generation import MLPTask, mean_weights, mlp_task, run_generations
+from nne_jax.generation import mean_weights, mlp_task, run_generations
 from nne_jax.parallel import population_mesh
 from nne_jax.progress import Progress
 from nne_jax.records import append_jsonl, dumps_strict, read_jsonl, write_atomic
 from nne_jax.strategy import NNEState
+from nne_jax.task import NetworkTask
 
 __all__ = ["CLIP_WARN_FRACTION", "NonFiniteFitnessError", "ResumeRefusedError", "clipped_fraction", "evolve", "make_task"]
 
@@ -75,7 +76,7 @@ def allele_convergence(allele_freqs: np.ndarray) -> list[float]:
     return [float(np.mean(dist > x)) for x in CONVERGENCE_X]
 
 
-def make_task(config: RunConfig, seed: int, num_classes: int, num_inputs: int = 784) -> MLPTask:
+def make_task(config: RunConfig, seed: int, num_classes: int, num_inputs: int = 784) -> NetworkTask:
     """The run's network and ``W`` (from ``seed``), sharded over all devices when they divide N.
 
     One hidden layer: an :class:`MLPTask`; ``hidden_layers > 1``: a :class:`~nne_jax.deep.DeepTask`
@@ -140,7 +141,7 @@ def evolve(
       bar: ``True``: a live tqdm bar on stdout instead of the lines (``None``: a bar iff stdout is a terminal).
 
     Returns:
-      ``{"task": MLPTask, "state": NNEState, "curves": {...}, "train_seconds": float, "config": dict,
+      ``{"task": NetworkTask, "state": NNEState, "curves": {...}, "train_seconds": float, "config": dict,
       "generations": generations actually run (the final generation), "resumed_from": step or None}``.
 
     Raises:
