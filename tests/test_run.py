@@ -42,3 +42,39 @@ def test_own_fitness_example_runs_tiny():
 
     out = own_fitness.evolve(num_genes=32, pop_size=16, generations=30)
     assert out["mean_fitness_last"] > out["mean_fitness_first"] and out["max_clipped_fraction"] == 0.0
+
+
+def test_evosax_loop_example_runs_tiny_and_both_learn():
+    import pytest
+
+    pytest.importorskip("evosax")
+    import evosax_loop
+
+    out = evosax_loop.compare(num_genes=16, pop_size=16, generations=40)
+    for name in ("NNE", "Open_ES"):
+        assert out[name]["mean_fitness_last"] > out[name]["mean_fitness_first"], out
+
+
+def test_resume_schedule_example_resumes_exactly_and_refuses_another_schedule(tmp_path, monkeypatch):
+    import dataclasses
+
+    import optax
+    import pytest
+    import resume_schedule
+
+    from nne_jax.checkpoint import ConfigMismatchError
+
+    monkeypatch.setattr(resume_schedule, "GENERATIONS", 20)
+    resume_schedule.run(tmp_path / "cut", until=10)
+    p_cut = resume_schedule.run(tmp_path / "cut")  # a fresh schedule object: found by name, not by address
+    p_uncut = resume_schedule.run(tmp_path / "uncut")
+    np.testing.assert_array_equal(p_cut, p_uncut)
+    setup = resume_schedule.setup
+
+    def other_schedule(seed=0):
+        nne, *rest = setup(seed)
+        return (dataclasses.replace(nne, eps=optax.cosine_decay_schedule(3.0, 20)), *rest)
+
+    monkeypatch.setattr(resume_schedule, "setup", other_schedule)
+    with pytest.raises(ConfigMismatchError, match="eps"):
+        resume_schedule.run(tmp_path / "cut")
