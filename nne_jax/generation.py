@@ -264,19 +264,26 @@ def _scan_chunk(
     strategy: NNE,
     fitness_fn: Callable,
     batch_size: int,
-    length: int,
-    task: MLPTask,
+    capacity: int,
+    task: NetworkTask,
     state: NNEState,
     run_key: Array,
     inputs: Array,
     labels: Array,
+    length: Array,
 ) -> tuple[NNEState, Metrics]:
-    def body(state: NNEState, _: None) -> tuple[NNEState, Metrics]:
+    """``length`` (traced, ``<= capacity``) generations; metrics in ``(capacity,)`` buffers, the first
+    ``length`` entries filled. One compilation serves every chunk length (e.g. a shorter last chunk)."""
+
+    def body(i: Array, carry: tuple[NNEState, Metrics]) -> tuple[NNEState, Metrics]:
+        state, buffers = carry
         batch_key, gen_key = jax.random.split(jax.random.fold_in(run_key, state.generation))
         batch = _sample_batch(batch_key, inputs, labels, batch_size)
-        return generation_step(strategy, fitness_fn, task, state, gen_key, batch)
+        state, metrics = generation_step(strategy, fitness_fn, task, state, gen_key, batch)
+        return state, jax.tree.map(lambda b, m: b.at[i].set(m), buffers, metrics)
 
-    return jax.lax.scan(body, state, None, length=length)
+    buffers = Metrics(*(jnp.zeros((capacity,), jnp.float32) for _ in Metrics._fields))
+    return jax.lax.fori_loop(0, length, body, (state, buffers))
 
 
 def run_generations(
@@ -299,7 +306,8 @@ def run_generations(
       inputs, labels: the training set ``(M, d)``, ``(M,)``; each generation draws a minibatch of
         ``batch_size`` examples from it (all genotypes see the same minibatch).
       num_generations: total generations the run should reach (a resumed state continues).
-      chunk_size: generations per compiled scan (the last chunk may be shorter).
+      chunk_size: generations per compiled loop between host calls (a shorter last chunk reuses the
+        same compilation).
       callback: called on the host after each chunk with the state and that chunk's metrics
         (for checkpoints and progress lines).
       compact: with allele fixation, drop the fixed genes' columns of ``W`` at every chunk
@@ -329,7 +337,9 @@ def run_generations(
         chunk_task = task
         if compact and strategy.fixation is not None and isinstance(task, CompactableTask) and bool(jnp.any(state.fixed)):
             chunk_task = replicate(task.compact(state), mesh)
-        state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, length, chunk_task, state, run_key, inputs, labels)
+        state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, chunk_size, chunk_task, state, run_key, inputs, labels,
+                                     jnp.int32(length))
+        metrics = jax.tree.map(lambda m, n=length: m[:n], metrics)
         # one chunk in flight at a time: with several, XLA's in-process all-reduce over CPU host
         # devices can starve its thread pool and abort the process (tests/test_multiprocess.py)
         jax.block_until_ready(state)

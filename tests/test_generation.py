@@ -54,6 +54,19 @@ def test_runner_is_chunk_invariant_and_resumable(setup):
     assert ma.mean_fitness.shape == (12,)
 
 
+def test_runner_compiles_its_chunk_once_whatever_the_chunk_lengths(setup):
+    task, (x, y) = setup
+    nne = nj.NNE(num_genes=300, pop_size=16, eps=0.5)  # a shape no other test uses
+    s0 = nne.init(jax.random.PRNGKey(3))
+    before = gen_mod._scan_chunk._cache_size()
+    state, metrics = nj.run_generations(nne, task, s0, jax.random.PRNGKey(7), x, y, 13, batch_size=40, chunk_size=5)  # 5, 5, 3
+    assert gen_mod._scan_chunk._cache_size() == before + 1
+    state, more = nj.run_generations(nne, task, state, jax.random.PRNGKey(7), x, y, 15, batch_size=40, chunk_size=5)  # 2 more
+    assert gen_mod._scan_chunk._cache_size() == before + 1
+    assert metrics.mean_fitness.shape == (13,) and more.mean_fitness.shape == (2,) and int(state.generation) == 15
+    assert bool(jnp.all(metrics.best_fitness >= metrics.mean_fitness))
+
+
 def test_runner_learns_toy_task(setup):
     task, (x, y) = setup
     nne = nj.NNE(num_genes=300, pop_size=64, eps=0.5, fitness_shaping="standardize", update_rule="multiplicative_weights", antithetic=True)
