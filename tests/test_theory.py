@@ -195,6 +195,25 @@ def test_finite_population_run_decreases_loss(x64):
     assert np.all((np.asarray(tr.allele_freqs) >= 0) & (np.asarray(tr.allele_freqs) <= 1))
 
 
+def test_finite_population_loop_is_nne_ask_tell_with_the_papers_update():
+    """The theory's own loop (float64-capable) equals NNE.ask/tell (float32) generation by generation."""
+    from nne_jax import NNE
+    from nne_jax.theory.linear import minibatch_loss, sample_unit_ball
+
+    w, a, p = _instance(41, 5, 12)
+    w, a, p = (jnp.asarray(v, jnp.float32) for v in (w, a, p))
+    eps, gens, pop, batch = 0.2, 6, 64, 16
+    tr = finite_population_dynamics(jax.random.PRNGKey(42), p, w, a, eps, gens, pop_size=pop, batch_size=batch)
+    nne = NNE(num_genes=12, pop_size=pop, eps=eps)  # the paper's equation (3): no shaping, bounds or fixation
+    state = nne.init(jax.random.PRNGKey(0), allele_freqs=p)
+    for t, k in enumerate(jax.random.split(jax.random.PRNGKey(42), gens)):
+        k_pop, k_in = jax.random.split(k)
+        genotypes, state = nne.ask(k_pop, state)
+        inputs = sample_unit_ball(k_in, batch, w.shape[0])
+        state = nne.tell(state, genotypes, -minibatch_loss(genotypes.astype(jnp.float32), w, a, inputs))
+        np.testing.assert_allclose(np.asarray(state.allele_freqs), np.asarray(tr.allele_freqs[t + 1]), rtol=0, atol=1e-6)
+
+
 def test_bad_shapes_and_ranges_raise():
     w = jnp.ones((3, 5))
     a, p = jnp.zeros(3), jnp.full(5, 0.5)

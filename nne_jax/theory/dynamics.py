@@ -14,6 +14,12 @@ multiplier at 0 (that allele leaves no progeny); :func:`exact_dynamics` reports 
 **Finite population.** Each generation samples ``N`` genotypes (``sample_genotypes``) and a
 minibatch of ``B`` inputs uniform in the ball; fitness is ``-`` the minibatch mean squared loss;
 ``allele_rewards`` and equation (3) update ``p``. Runs as a jitted ``lax.scan``.
+
+Why not ``NNE.ask``/``tell``: the theory checks run in float64 (``jax.enable_x64``) with ``p`` in the
+dtype of ``W``, while :class:`~nne_jax.NNE` keeps float32 state. The loop is built from the same three
+primitives ``NNE.tell`` uses (``sample_genotypes``, ``allele_rewards``, ``update_allele_freqs``) with
+the paper's plain equation (3): no shaping, no bounds, no fixation; ``tests/test_theory.py`` checks it
+against ``NNE`` in float32.
 """
 from __future__ import annotations
 
