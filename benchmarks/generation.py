@@ -395,6 +395,22 @@ FULL = QUICK + [
 ]
 
 
+def _with_provenance(row: dict[str, Any], peak: float, meta: dict[str, Any], command: str) -> dict[str, Any]:
+    """``row`` plus its fraction of the measured peak and the run's provenance (commit, command, time, seed)."""
+    return {
+        **row,
+        "peak_flops_measured": peak,
+        "fraction_of_peak": row["flops_done"] / row["seconds_per_generation"] / peak,
+        "fraction_of_peak_dense_equivalent": row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
+        "device": meta["device"],
+        "command": command,
+        "git_commit": meta["git_commit"],
+        "allow_dirty": meta["allow_dirty"],
+        "timestamp": meta["timestamp"],
+        "seed": "fixed PRNGKeys 0-3 (synthetic task and inputs)",
+    }
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the paper's shape and a few others (< 5 min on 2 CPU cores)")
@@ -446,17 +462,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     print(f"WARNING: the peak-RSS subprocess failed, running in-process without RSS: {err}", flush=True)
             if row is None:
                 row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, runner=runner)
-            row.update(
-                peak_flops_measured=peak,
-                fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
-                fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
-                device=meta["device"],
-                command=command,
-                git_commit=meta["git_commit"],
-                allow_dirty=meta["allow_dirty"],
-                timestamp=meta["timestamp"],
-                seed="fixed PRNGKeys 0-3 (synthetic task and inputs)",
-            )
+            row = _with_provenance(row, peak, meta, command)
             rows.append(row)
             mem = row["peak_memory_bytes"]
             print(
@@ -481,14 +487,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for preset, (pop, genes, batch, hidden, path, chunk, beta) in PRESET_SHAPES.items():
         path = path or default_path()
         row = bench_config(pop, genes, batch, hidden, path, args.reps, chunk, mesh, beta=beta)
-        row.update(
-            preset=preset,
-            peak_flops_measured=peak,
-            fraction_of_peak=row["flops_done"] / row["seconds_per_generation"] / peak,
-            fraction_of_peak_dense_equivalent=row["flops_dense_equivalent"] / row["seconds_per_generation"] / peak,
-            device=meta["device"],
-            command=command,
-        )
+        row = _with_provenance({**row, "preset": preset}, peak, meta, command)
         rows.append(row)
         print(
             f"{pop:6d} {genes:5d} {batch:4d} {hidden:5d} {path:>9} {row['devices']:3d} {row['seconds_per_generation']:8.4f} "

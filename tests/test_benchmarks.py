@@ -153,7 +153,8 @@ def test_main_writes_every_row_with_the_issue_fields(tmp_path, monkeypatch):
     assert rows[2]["preset"] == "tiny" and rows[2]["beta"] == 0.01 and rows[0]["beta"] == 0.0025
     required = ["N", "n", "B", "h", "path", "seconds_per_generation", "generations_per_second", "evals_per_second", "flops_done",
                 "flops_dense_equivalent", "peak_flops_measured", "numpy_seconds_per_generation", "evosax_seconds_per_generation",
-                "peak_memory_bytes", "device", "command"]
+                "peak_memory_bytes", "device", "command", "git_commit", "timestamp", "seed"]
     assert all(key in r for r in rows for key in required)
+    assert all(r["git_commit"] and r["timestamp"] for r in rows)  # the preset row once lacked both
     assert rows[0]["peak_rss_bytes"] is None and rows[1]["peak_rss_bytes"] > rows[1]["rss_before_config_bytes"] > 0
     assert rows[1]["pop_chunk"] == 4 and rows[0]["peak_flops_measured"] == 1e11
