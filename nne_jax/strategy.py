@@ -97,15 +97,16 @@ class NNEParams:
 
     def eps_at(self, generation: Array) -> Array:
         """``ε`` at ``generation`` (a scalar)."""
-        if self.eps_schedule is None:
-            return self.eps
-        return self.eps * self.eps_schedule(generation)
+        return _scheduled(self.eps, self.eps_schedule, generation)
 
     def fixation_at(self, generation: Array) -> Array:
         """The fixation threshold ``τ`` at ``generation`` (a scalar)."""
-        if self.fixation_schedule is None:
-            return self.fixation
-        return self.fixation * self.fixation_schedule(generation)
+        return _scheduled(self.fixation, self.fixation_schedule, generation)
+
+
+def _scheduled(value: Array, schedule: Callable[[Array], Array] | None, generation: Array) -> Array:
+    """``value``, times ``schedule(generation)`` when there is a schedule."""
+    return value if schedule is None else value * schedule(generation)
 
 
 class TellMetrics(NamedTuple):
