@@ -49,7 +49,7 @@ import numpy as np
 import nne_jax as nj
 from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
 from nne_jax.parallel import population_mesh, replicate, use_host_devices
-from nne_jax.population import default_path
+from nne_jax.population import default_path, dense_equivalent_flops
 
 
 def _devices_arg(argv: list[str]) -> int | None:
@@ -91,21 +91,10 @@ def measured_peak_flops(size: int = 4096, reps: int = 5) -> float:
 
 
 def flops(path: str, task: nj.MLPTask, pop: int, batch: int) -> tuple[float, float]:
-    """(flops the path does, dense-equivalent flops) for one generation's weights + forward."""
-    a = task.arch
-    n, nnz, m = task.num_genes, task.wg.nnz, a.num_links
-    h, k, c, d = a.num_hidden, a.slots_per_unit, a.num_classes, a.num_inputs
-    dense = 2.0 * pop * n * m + 2.0 * pop * batch * (d * h + h * c)
-    if path == "fused" and task.blocks is not None:  # each unit group trimmed to its own K_g
-        slots = sum(g.num_units * g.slots_per_unit for g in task.blocks) + h * c
-        done = 2.0 * nnz * pop + 2.0 * pop * batch * slots
-    elif path in ("sparse", "fused"):
-        done = 2.0 * nnz * pop + 2.0 * pop * batch * h * (k + c)
-    elif path == "genespace":
-        done = 2.0 * nnz * batch + 2.0 * pop * n * h * batch + 2.0 * pop * n * h * c + 2.0 * pop * batch * h * c
-    else:  # dense reference: sparse W x, then per-network dense-masked forward on slots
-        done = 2.0 * nnz * pop + 2.0 * pop * batch * h * (k + c)
-    return done, dense
+    """(flops the path does, dense-equivalent flops) for one generation's weights + forward: the
+    path's own count (:data:`nne_jax.PATHS` entries carry it) and the naive one."""
+    done = nj.PATHS[path].flops(task.arch, task.wg, task.blocks, pop, batch)
+    return done, dense_equivalent_flops(task.arch, task.wg, pop, batch)
 
 
 def max_rss_bytes() -> int:

@@ -7,7 +7,9 @@ Core (pure functions, explicit PRNG keys):
 * :mod:`nne_jax.networks` — the linear net and the masked one-hidden-layer net.
 * :mod:`nne_jax.fitness` — the paper's ``δ`` fitness and fitness shaping.
 * :mod:`nne_jax.strategy` — ``NNE``: ``init / ask / tell``.
-* :mod:`nne_jax.population` — evaluating all ``N`` networks (dense / sparse / genespace paths).
+* :mod:`nne_jax.tasks` — the network-task interface, its execution options, and the MLP, deep and
+  linear tasks.
+* :mod:`nne_jax.population` — evaluating all ``N`` networks (the :data:`PATHS` registry).
 * :mod:`nne_jax.generation` — one jitted generation and the ``lax.scan`` runner.
 * :mod:`nne_jax.runner`, :mod:`nne_jax.config`, :mod:`nne_jax.cli` — long checkpointed runs.
 * :mod:`nne_jax.parallel` — the population sharded over devices and processes.
@@ -15,14 +17,23 @@ Core (pure functions, explicit PRNG keys):
 from importlib import metadata as _metadata
 
 from nne_jax.config import PRESETS, RunConfig
-from nne_jax.deep import DeepMLP, DeepTask, deep_forward, deep_forward_population, deep_mlp, deep_task
-from nne_jax.fitness import Fitness, accuracy, centered_ranks, cross_entropy, delta_fitness, neg_cross_entropy, standardize
-from nne_jax.generation import Metrics, MLPTask, distinct_indices, make_generation, mean_weights, mlp_task, run_generations
+from nne_jax.fitness import (
+    Fitness,
+    accuracy,
+    centered_ranks,
+    cross_entropy,
+    delta_fitness,
+    neg_cross_entropy,
+    neg_squared_error,
+    standardize,
+)
+from nne_jax.generation import Metrics, distinct_indices, make_generation, mean_weights, run_generations
 from nne_jax.genetics import allele_rewards, multiplicative_weights_update, sample_genotypes, update_allele_freqs
 from nne_jax.networks import MaskedMLP, dense_forward, dense_params, linear_forward, masked_mlp, mlp_forward
-from nne_jax.population import PATHS, population_logits
+from nne_jax.population import PATHS, PopulationPath, population_logits
 from nne_jax.strategy import NNE, NNEParams, NNEState, TellMetrics
-from nne_jax.task import CompactableTask, NetworkTask, check_task
+from nne_jax.tasks import CompactableTask, ExecOptions, LinearTask, MLPTask, NetworkTask, check_task, mlp_task
+from nne_jax.tasks.deep import DeepMLP, DeepTask, deep_forward, deep_forward_population, deep_mlp, deep_task
 from nne_jax.weights import WeightGeneration, dense_matrix, generate_weights, generate_weights_t, weight_generation
 
 try:  # the one source of the version is pyproject.toml, read from the installed package's metadata
@@ -68,6 +79,6 @@ __all__ = [
     "standardize",
     "update_allele_freqs",
     "weight_generation",
-    "NetworkTask", "CompactableTask", "check_task",
+    "NetworkTask", "CompactableTask", "check_task", "ExecOptions", "LinearTask", "PopulationPath", "neg_squared_error",
     "DeepMLP", "DeepTask", "deep_forward", "deep_forward_population", "deep_mlp", "deep_task",
 ]

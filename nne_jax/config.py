@@ -102,10 +102,10 @@ class RunConfig:
 
     Network fields: ``beta`` (density of ``W``), ``num_hidden``, ``k_cap`` (k-cap hidden layer),
     ``gene_map`` (link weights ``g(W x)``, a key of ``GENE_MAPS``) and ``hidden_layers`` (``> 1``:
-    a :class:`~nne_jax.deep.DeepTask` with that many layers of ``num_hidden`` units; ``fan_in_scale``
+    a :class:`~nne_jax.tasks.deep.DeepTask` with that many layers of ``num_hidden`` units; ``fan_in_scale``
     scales its deeper layers' weights by ``1 / sqrt(fan-in)``), ``logit_scale`` (the network's output
     scale ``s``, ours: logits ``s · net(u)``; for this bias-free ReLU net it stands for any per-layer
-    weight scale, see :class:`~nne_jax.generation.MLPTask`), ``num_outputs`` (the network's output units
+    weight scale, see :class:`~nne_jax.tasks.mlp.MLPTask`), ``num_outputs`` (the network's output units
     ``C``; ``None``: one per class of the task. The paper's network has 10 outputs for both 0–4 and 0–9,
     so α = log 10 in δ on both; the presets set 10. ``--set num_outputs=none`` gives C = 5 on 0–4).
     """

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from nne_jax.chunks import map_in_chunks
 from nne_jax.generation import mean_weights
 from nne_jax.genetics import sample_genotypes
-from nne_jax.task import NetworkTask
+from nne_jax.tasks.protocol import NetworkTask
 
 Array = jax.Array
 

@@ -23,6 +23,7 @@ __all__ = [
     "cross_entropy",
     "delta_fitness",
     "neg_cross_entropy",
+    "neg_squared_error",
     "accuracy",
     "FITNESSES",
     "Fitness",
@@ -120,6 +121,16 @@ def centered_ranks(fitness: Array) -> Array:
     fitness = jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)
     ranks = jnp.argsort(jnp.argsort(fitness)).astype(jnp.float32)
     return ranks / max(n - 1, 1) - 0.5
+
+
+def neg_squared_error(outputs: Array, targets: Array) -> Array:
+    """Regression fitness ``-mean_b (out_b - target_b)²``: outputs ``(..., B, 1)``, targets ``(B,)`` → ``(...)``.
+
+    For one-output tasks such as :class:`~nne_jax.tasks.linear.LinearTask` (not for classification).
+    """
+    if outputs.shape[-1] != 1:
+        raise ValueError(f"neg_squared_error needs one output per example, got outputs of shape {outputs.shape}")
+    return -jnp.mean((outputs[..., 0] - targets) ** 2, axis=-1)
 
 
 FITNESSES: dict[str, Callable[[Array, Array], Array]] = {"delta": delta_fitness, "neg_cross_entropy": neg_cross_entropy}

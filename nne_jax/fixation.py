@@ -27,7 +27,7 @@ from nne_jax.strategy import NNEState
 from nne_jax.weights import generate_weights, select_columns
 
 if TYPE_CHECKING:
-    from nne_jax.generation import MLPTask
+    from nne_jax.tasks.mlp import MLPTask
 
 __all__ = ["compact_task", "free_fraction"]
 

@@ -13,149 +13,18 @@ from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
-import flax.struct
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh
 
-from nne_jax.blocks import UnitGroup, unit_groups
 from nne_jax.fitness import accuracy, delta_fitness
-from nne_jax.fixation import compact_task
-from nne_jax.networks import MaskedMLP, check_logit_scale, masked_mlp, mlp_forward
 from nne_jax.parallel import replicate, shard_population
-from nne_jax.population import PATHS, default_path, population_logits
 from nne_jax.strategy import NNE, NNEState
-from nne_jax.task import CompactableTask, NetworkTask, check_task
-from nne_jax.weights import GENE_MAPS, WeightGeneration, check_gene_map, generate_weights, weight_generation
+from nne_jax.tasks.mlp import MLPTask, mlp_task
+from nne_jax.tasks.protocol import CompactableTask, NetworkTask, check_task
 
 Array = jax.Array
 
 __all__ = ["MLPTask", "mlp_task", "Metrics", "generation_step", "make_generation", "run_generations", "mean_weights", "distinct_indices"]
-
-
-@flax.struct.dataclass
-class MLPTask:
-    """The fixed parts of an NNE-on-MLP problem: architecture, ``W``, and how to evaluate.
-
-    Attributes:
-      arch: the masked MLP (input mask).
-      wg: the ``(S, n)`` weight-generation matrix over the network's link slots.
-      blocks: the hidden units in blocks grouped by fan-in, with their rows of ``wg``, for the
-        ``"fused"`` path (:mod:`nne_jax.blocks`).
-      genes: ``(n',)`` int32, the genes that ``wg``'s columns stand for (``None``: all ``n``, in
-        order). Set by allele-fixation compaction (:mod:`nne_jax.fixation`), like ``offset``.
-      offset: ``(S,)`` weights contributed by genes outside ``genes`` (fixed genes), or ``None``.
-      gene_map: link weights are ``g(W x + offset)`` for ``g = GENE_MAPS[gene_map]``, static.
-      path: population evaluation path (see :mod:`nne_jax.population`), static.
-      pop_chunk: evaluate at most this many genotypes at once (memory bound), static.
-      matmul_dtype: dtype of the genespace path's big matmul, static.
-      mesh: if set, the population is split over this 1-D ``"pop"`` mesh (see
-        :mod:`nne_jax.parallel`), static.
-      logit_scale: the network's output scale ``s``: logits are ``s · (W₂ relu(W₁ u))`` (ours; the
-        paper does not state the scale of weights or inputs). The net is ReLU without biases, so
-        scaling layer 1 by ``a`` and layer 2 by ``b`` is the same function as ``s = a·b``: this one
-        number is every per-layer weight scale. Predictions (argmax) do not depend on it; the
-        softmax, hence the fitness, SignSGD's gradients and the ceiling, do. A pytree leaf: a new
-        value does not recompile.
-    """
-
-    arch: MaskedMLP
-    wg: WeightGeneration
-    blocks: tuple[UnitGroup, ...] | None = None
-    genes: Array | None = None
-    offset: Array | None = None
-    gene_map: str = flax.struct.field(pytree_node=False, default="identity")
-    total_genes: int | None = flax.struct.field(pytree_node=False, default=None)
-    path: str = flax.struct.field(pytree_node=False, default="sparse")
-    pop_chunk: int | None = flax.struct.field(pytree_node=False, default=None)
-    matmul_dtype: str = flax.struct.field(pytree_node=False, default="float32")
-    mesh: Mesh | None = flax.struct.field(pytree_node=False, default=None)
-    logit_scale: float | Array = 1.0
-
-    @property
-    def num_genes(self) -> int:
-        """``n``, the genotype length this task takes (``wg`` may hold fewer columns after compaction)."""
-        return self.wg.num_genes if self.total_genes is None else self.total_genes
-
-    @property
-    def num_inputs(self) -> int:
-        return self.arch.num_inputs
-
-    def select(self, genotypes: Array) -> Array:
-        """``(..., n) -> (..., n')``: the genes ``wg``'s columns stand for."""
-        return genotypes if self.genes is None else jnp.take(genotypes, self.genes, axis=-1)
-
-    def weights(self, genotypes: Array) -> Array:
-        """Link weights ``g(W x + offset)`` in slot layout: ``(n,) -> (S,)`` or ``(N, n) -> (N, S)``.
-
-        Also takes allele frequencies: ``weights(p)`` is the mean-weight network (``g(W p)``).
-        """
-        w = generate_weights(self.wg, self.select(genotypes))
-        return GENE_MAPS[self.gene_map](w if self.offset is None else w + self.offset)
-
-    def forward(self, weights: Array, inputs: Array) -> Array:
-        """One network: slot weights ``(S,)``, inputs ``(B, d)`` → logits ``(B, C)``."""
-        return self.logit_scale * mlp_forward(self.arch, weights, inputs)
-
-    def population_logits(self, genotypes: Array, inputs: Array) -> Array:
-        """Every genotype's network: ``(N, n), (B, d) -> (N, B, C)`` logits (via ``path``)."""
-        logits = population_logits(
-            self.arch,
-            self.wg,
-            self.select(genotypes),
-            inputs,
-            self.path,
-            self.pop_chunk,
-            self.matmul_dtype,
-            self.blocks,
-            self.offset,
-            self.gene_map,
-        )
-        return self.logit_scale * logits
-
-    def compact(self, state: NNEState) -> MLPTask:
-        """This task without the genes ``state`` has fixed (:func:`nne_jax.fixation.compact_task`);
-        itself if it is already compacted."""
-        return self if self.genes is not None else compact_task(self, state)
-
-
-def mlp_task(
-    key: Array,
-    num_genes: int,
-    beta: float = 0.0025,
-    num_inputs: int = 784,
-    num_hidden: int = 1000,
-    num_classes: int = 10,
-    density: float = 0.1,
-    k_cap: int | None = None,
-    path: str = "auto",
-    pop_chunk: int | None = None,
-    matmul_dtype: str = "float32",
-    block_units: int = 8,
-    gene_map: str = "identity",
-    logit_scale: float = 1.0,
-) -> MLPTask:
-    """Samples the input mask and ``W`` (β-sparse, ``U[-1, 1]``) for the paper's network.
-
-    ``gene_map``: link weights are ``g(W x)`` with ``g`` one of ``GENE_MAPS`` (the paper: identity).
-    ``logit_scale``: the network's output scale (see :class:`MLPTask`; 1 = unscaled).
-    """
-    check_logit_scale(logit_scale)
-    check_gene_map(gene_map)
-    if path == "genespace" and gene_map != "identity":
-        raise ValueError(f"the genespace path needs gene_map='identity' (weights linear in the genes), got {gene_map!r}")
-    if path != "auto" and path not in PATHS:
-        raise ValueError(f"unknown path {path!r}; choose from ['auto', {', '.join(map(repr, sorted(PATHS)))}]")
-    if pop_chunk is not None and pop_chunk < 1:
-        raise ValueError(f"pop_chunk must be >= 1, got {pop_chunk}")
-    mask_key, w_key = jax.random.split(key)
-    arch = masked_mlp(mask_key, num_inputs, num_hidden, num_classes, density, k_cap)
-    wg = weight_generation(w_key, arch.num_slots, num_genes, beta, active_rows=arch.active)
-    blocks = unit_groups(arch, wg, block_units)
-    path = default_path(gene_map=gene_map) if path == "auto" else path
-    return MLPTask(
-        arch, wg, blocks, gene_map=gene_map, path=path, pop_chunk=pop_chunk, matmul_dtype=matmul_dtype, logit_scale=float(logit_scale)
-    )
 
 
 class Metrics(NamedTuple):
@@ -179,7 +48,7 @@ def generation_step(
     Args:
       strategy: the NNE configuration (static).
       fitness_fn: ``(logits (N, B, C), labels (B,)) -> (N,)``, higher is better (static).
-      task: a :class:`~nne_jax.task.NetworkTask` (architecture and ``W``).
+      task: a :class:`~nne_jax.tasks.protocol.NetworkTask` (architecture and ``W``).
       state: current :class:`NNEState`.
       key: PRNG key for this generation's genotypes.
       batch: ``(inputs (B, d), labels (B,))``.
@@ -312,8 +181,8 @@ def run_generations(
         (for checkpoints and progress lines).
       compact: with allele fixation, drop the fixed genes' columns of ``W`` at every chunk
         boundary (:func:`nne_jax.fixation.compact_task`): same results, less work. Applies to
-        a :class:`~nne_jax.task.CompactableTask` (e.g. :class:`MLPTask`); other tasks (e.g.
-        :class:`~nne_jax.deep.DeepTask`) run uncompacted.
+        a :class:`~nne_jax.tasks.protocol.CompactableTask` (e.g. :class:`MLPTask`); other tasks (e.g.
+        :class:`~nne_jax.tasks.deep.DeepTask`) run uncompacted.
 
     Returns:
       The final state and the metrics of the generations run here, each stacked ``(T,)``.

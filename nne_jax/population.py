@@ -23,6 +23,7 @@ Memory is bounded by ``pop_chunk``: the population is evaluated in chunks with `
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,12 +31,13 @@ import jax.numpy as jnp
 from nne_jax.blocks import UnitGroup
 from nne_jax.chunks import map_in_chunks
 from nne_jax.networks import MaskedMLP, _gather_inputs, _inputs_by_feature, k_cap, mlp_forward, mlp_forward_population, split_slots
+from nne_jax.registry import Registry
 from nne_jax.weights import GENE_MAPS, WeightGeneration, check_gene_map, generate_weights, generate_weights_t
 
 Array = jax.Array
 Blocks = tuple[UnitGroup, ...] | None
 
-__all__ = ["PATHS", "population_logits", "default_path", "map_in_chunks"]
+__all__ = ["PATHS", "PopulationPath", "population_logits", "default_path", "dense_equivalent_flops", "map_in_chunks"]
 
 
 def _dense(
@@ -121,8 +123,6 @@ def _row_of_nonzero(wg: WeightGeneration) -> Array:
 def _genespace(
     arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, genotypes: Array, inputs: Array, dtype: str, offset: Array | None, gene_map: str
 ) -> Array:
-    if gene_map != "identity":
-        raise ValueError(f"the genespace path needs weights linear in the genes; gene_map={gene_map!r} needs 'fused' or 'sparse'")
     h, k, c = arch.num_hidden, arch.slots_per_unit, arch.num_classes
     n, batch = wg.num_genes, inputs.shape[0]
     rows, cols, vals = _row_of_nonzero(wg), wg.indices, wg.data
@@ -149,8 +149,63 @@ def _genespace(
 
 
 PathFn = Callable[[MaskedMLP, WeightGeneration, Blocks, Array, Array, str, "Array | None", str], Array]
+FlopFn = Callable[[MaskedMLP, WeightGeneration, Blocks, int, int], float]
 
-PATHS: dict[str, PathFn] = {"dense": _dense, "sparse": _sparse, "fused": _fused, "genespace": _genespace}
+
+def _flops_sparse(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, pop: int, batch: int) -> float:
+    """``W x`` over the nonzeros, then each unit's ``K`` slots and its ``C`` output links."""
+    return 2.0 * wg.nnz * pop + 2.0 * pop * batch * arch.num_hidden * (arch.slots_per_unit + arch.num_classes)
+
+
+def _flops_fused(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, pop: int, batch: int) -> float:
+    """As sparse, but each fan-in group trimmed to its own ``K_g`` (sparse without blocks)."""
+    if blocks is None:
+        return _flops_sparse(arch, wg, blocks, pop, batch)
+    slots = sum(g.num_units * g.slots_per_unit for g in blocks) + arch.num_hidden * arch.num_classes
+    return 2.0 * wg.nnz * pop + 2.0 * pop * batch * slots
+
+
+def _flops_genespace(arch: MaskedMLP, wg: WeightGeneration, blocks: Blocks, pop: int, batch: int) -> float:
+    """``Z`` once per minibatch, the ``(N, n) @ (n, B·h)`` matmul, ``W₂ x`` and the output layer."""
+    n, h, c = wg.num_genes, arch.num_hidden, arch.num_classes
+    return 2.0 * wg.nnz * batch + 2.0 * pop * n * h * batch + 2.0 * pop * n * h * c + 2.0 * pop * batch * h * c
+
+
+def dense_equivalent_flops(arch: MaskedMLP, wg: WeightGeneration, pop: int, batch: int) -> float:
+    """Flops of the naive generation: dense ``W x`` per genotype and dense masked layers."""
+    d, h, c = arch.num_inputs, arch.num_hidden, arch.num_classes
+    return 2.0 * pop * wg.num_genes * arch.num_links + 2.0 * pop * batch * (d * h + h * c)
+
+
+class PopulationPath(NamedTuple):
+    """One way to evaluate a population: a :data:`PATHS` entry.
+
+    Attributes:
+      fn: ``(arch, wg, blocks, genotypes (N, n), inputs (B, d), matmul_dtype, offset, gene_map) -> (N, B, C)``.
+      linear_genes: the path needs link weights linear in the genes (``gene_map="identity"``).
+      flops: ``(arch, wg, blocks, N, B) -> float``, the flops one evaluation does (the benchmark's roofline).
+
+    Calling the entry calls ``fn``.
+    """
+
+    fn: PathFn
+    linear_genes: bool
+    flops: FlopFn
+
+    def __call__(self, *args: object) -> Array:
+        return self.fn(*args)  # type: ignore[arg-type]
+
+
+PATHS: Registry[PopulationPath] = Registry(
+    "population path",
+    {
+        "dense": PopulationPath(_dense, False, _flops_sparse),  # the reference: W x over nonzeros, the same slot work
+        "sparse": PopulationPath(_sparse, False, _flops_sparse),
+        "fused": PopulationPath(_fused, False, _flops_fused),
+        "genespace": PopulationPath(_genespace, True, _flops_genespace),
+    },
+)
+"""Population paths by name; :meth:`~nne_jax.registry.Registry.register` a :class:`PopulationPath` to add one."""
 
 
 def default_path(backend: str | None = None, gene_map: str = "identity") -> str:
@@ -192,6 +247,8 @@ def population_logits(
     """
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; choose from {sorted(PATHS)}")
+    if PATHS[path].linear_genes and gene_map != "identity":
+        raise ValueError(f"the {path} path needs weights linear in the genes (gene_map='identity'), got gene_map={gene_map!r}")
     if wg.num_rows != arch.num_slots:
         raise ValueError(f"W has {wg.num_rows} rows but the network has {arch.num_slots} link slots")
     if genotypes.ndim != 2 or genotypes.shape[1] != wg.num_genes:
@@ -203,6 +260,6 @@ def population_logits(
         sum(g.num_units for g in blocks) != arch.num_hidden or any(w.num_genes != wg.num_genes for g in blocks for w in (g.wg_in, g.wg_out))
     ):
         raise ValueError("blocks do not match this network and W (rebuild them with nne_jax.blocks.unit_groups or regroup)")
-    fn = PATHS[path]
+    fn = PATHS[path].fn
     return map_in_chunks(lambda g: fn(arch, wg, blocks, g, inputs, matmul_dtype, offset, gene_map), genotypes, pop_chunk)
 

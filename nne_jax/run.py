@@ -9,7 +9,7 @@ so it ``jax.vmap``s over seeds and hyper-parameters (purejaxrl's ``make_train(co
     params = jax.vmap(lambda e: nne.default_params.replace(eps=e))(eps)
     states, metrics = jax.jit(jax.vmap(jax.vmap(run, (None, 0)), (0, None)))(keys, params)  # (8, 4, ...)
 
-``task`` is either a network task (:class:`~nne_jax.generation.MLPTask`, :class:`~nne_jax.deep.DeepTask`:
+``task`` is either a network task (:class:`~nne_jax.tasks.mlp.MLPTask`, :class:`~nne_jax.tasks.deep.DeepTask`:
 anything with ``population_logits``), scored by ``fitness_fn`` on a minibatch of ``data``, or a plain
 fitness ``task(key, genotypes (N, n)) -> (N,)`` of the user's own.
 
@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from nne_jax.fitness import accuracy, delta_fitness
 from nne_jax.generation import _sample_batch, population_fitness
 from nne_jax.strategy import NNE, NNEParams, NNEState
-from nne_jax.task import check_task
+from nne_jax.tasks.protocol import check_task
 
 Array = jax.Array
 

@@ -47,7 +47,7 @@ from nne_jax.parallel import population_mesh
 from nne_jax.progress import Progress
 from nne_jax.records import append_jsonl, dumps_strict, read_jsonl, write_atomic
 from nne_jax.strategy import NNEState
-from nne_jax.task import NetworkTask
+from nne_jax.tasks.protocol import NetworkTask
 
 __all__ = ["CLIP_WARN_FRACTION", "NonFiniteFitnessError", "ResumeRefusedError", "clipped_fraction", "evolve", "make_task"]
 
@@ -79,7 +79,7 @@ def allele_convergence(allele_freqs: np.ndarray) -> list[float]:
 def make_task(config: RunConfig, seed: int, num_classes: int, num_inputs: int = 784) -> NetworkTask:
     """The run's network and ``W`` (from ``seed``), sharded over all devices when they divide N.
 
-    One hidden layer: an :class:`MLPTask`; ``hidden_layers > 1``: a :class:`~nne_jax.deep.DeepTask`
+    One hidden layer: an :class:`MLPTask`; ``hidden_layers > 1``: a :class:`~nne_jax.tasks.deep.DeepTask`
     (``hidden_layers`` layers of ``num_hidden`` units, evaluated 125 genotypes at a time). The network
     has ``config.num_outputs`` outputs (``None``: ``num_classes``) and ``num_inputs`` inputs (pixels per image).
     """
@@ -88,7 +88,7 @@ def make_task(config: RunConfig, seed: int, num_classes: int, num_inputs: int = 
     num_classes = config.num_outputs or num_classes
     task_key = jax.random.split(jax.random.PRNGKey(seed), 3)[0]
     if config.hidden_layers > 1:  # deeper NNE: the population is chunked instead of fused
-        from nne_jax.deep import deep_task
+        from nne_jax.tasks.deep import deep_task
 
         mlp = deep_task(
             task_key,

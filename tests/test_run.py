@@ -78,3 +78,30 @@ def test_resume_schedule_example_resumes_exactly_and_refuses_another_schedule(tm
     monkeypatch.setattr(resume_schedule, "setup", other_schedule)
     with pytest.raises(ConfigMismatchError, match="eps"):
         resume_schedule.run(tmp_path / "cut")
+
+
+def test_sweep_example_each_of_its_32_runs_is_the_single_run():
+    """examples/sweep.py: 8 seeds x 4 eps in ONE vmapped call; every (seed, eps) run against the same run alone.
+
+    Equal to float32 rounding, not bitwise: XLA:CPU orders a batched dot's sum differently from the
+    unbatched one, and standardising near-equal fitness values (early generations) turns those ulps
+    into ~6e-7·eps in p after 4 generations (docs/architecture.md, "Sweep timing"). The bound below is
+    1e-6 at eps <= 1 and grows with eps, as that cause predicts; a run mixed up with another seed or eps
+    would differ by ~1e-2.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import sweep
+
+    config = sweep.sweep_config(small=True, generations=4)
+    run, vmapped, keys, params = sweep.build(config, sweep.synthetic_data(config))
+    states, metrics = vmapped(keys, params)
+    assert states.allele_freqs.shape == (len(sweep.SEEDS), len(sweep.EPS), config.num_genes)
+    for i in range(len(sweep.SEEDS)):
+        for j, eps in enumerate(sweep.EPS):
+            single, single_metrics = run(keys[i], sweep.single_params(params, j))
+            np.testing.assert_allclose(states.allele_freqs[i, j], single.allele_freqs, rtol=0, atol=1e-6 * max(1.0, eps),
+                                       err_msg=f"seed {i}, eps {eps}")
+            np.testing.assert_allclose(metrics["mean_fitness"][i, j], single_metrics["mean_fitness"], rtol=1e-5)
+    # the sweep's runs are distinct runs: seeds and eps change the result
+    assert np.abs(np.asarray(states.allele_freqs[0, 0] - states.allele_freqs[1, 0])).max() > 1e-3
+    assert np.abs(np.asarray(states.allele_freqs[0, 0] - states.allele_freqs[0, 3])).max() > 1e-3
