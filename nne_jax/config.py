@@ -15,6 +15,8 @@
 * ``wide-ramp`` — ours (issue #17): ``wide`` with no fixation for the first 250 generations, then a
   fixation threshold ramped linearly from 0 to 0.3 by generation 500 (``LinearRamp(0, 0.3, 250, 500)``):
   alleles stay free while the network is still learning, and are fixed (leaving the computation) late.
+* ``wide-long`` — ours (issue #17): ``wide-ramp`` run for 700 generations, ε cosine-decayed 4 → 0.5 over
+  all 700, fixation ramped 0 → 0.3 between generations 250 and 600.
 * ``smoke`` — a few generations on a small subset: CI's check that the learning signal is real.
 """
 from __future__ import annotations
@@ -306,3 +308,9 @@ PRESETS: dict[str, RunConfig] = {
 
 # ours (issue #17): wide, with fixation off until generation 250 and then ramped 0 -> 0.3 by 500
 PRESETS["wide-ramp"] = with_fields(PRESETS["wide"], name="wide-ramp", fixation=LinearRamp(0.0, 0.3, 250, 500))
+
+# ours (issue #17): wide-ramp run longer — 700 generations, ε cosine-decayed 4 -> 0.5 over all 700, fixation
+# off until 250 and ramped 0 -> 0.3 by 600 (the wide-ramp curves were still rising at 500)
+PRESETS["wide-long"] = with_fields(
+    PRESETS["wide"], name="wide-long", generations=700, eps=CosineDecay(4.0, 0.5, 700), fixation=LinearRamp(0.0, 0.3, 250, 600)
+)
