@@ -182,8 +182,6 @@ class DeepTask(WithOptions):
     options: ExecOptions = flax.struct.field(pytree_node=False, default=ExecOptions())
     logit_scale: float | Array = 1.0
 
-
-
     @property
     def num_genes(self) -> int:
         return self.wg.num_genes

@@ -58,10 +58,6 @@ class MLPTask(WithOptions):
     options: ExecOptions = flax.struct.field(pytree_node=False, default=ExecOptions())
     logit_scale: float | Array = 1.0
 
-
-
-
-
     @property
     def num_genes(self) -> int:
         """``n``, the genotype length this task takes (``wg`` may hold fewer columns after compaction)."""
