@@ -49,7 +49,7 @@ from nne_jax.records import append_jsonl, dumps_strict, read_jsonl, write_atomic
 from nne_jax.strategy import NNEState
 from nne_jax.tasks.protocol import NetworkTask
 
-__all__ = ["CLIP_WARN_FRACTION", "NonFiniteFitnessError", "ResumeRefusedError", "clipped_fraction", "evolve", "make_task"]
+__all__ = ["CLIP_WARN_FRACTION", "NonFiniteFitnessError", "ResumeRefusedError", "clipped_fraction", "evolve", "make_task", "run_identity"]
 
 #: the runner warns when more than this fraction of equation (3)'s multipliers ``1 + ε f`` clip at 0 (ours)
 CLIP_WARN_FRACTION = 0.1
@@ -176,6 +176,17 @@ def _check_data(config: RunConfig, task_name: str, data: dict[str, np.ndarray]) 
     return int(np.max(data["train_y"])) + 1
 
 
+def run_identity(config: RunConfig, task_name: str, seed: int, num_classes: int, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The identity an :func:`evolve` run's checkpoints carry (what :func:`~nne_jax.checkpoint.restore_checkpoint`
+    checks): task, seed and the config's random-stream fields, plus the data files when not MNIST."""
+    identity = {"task": task_name, "seed": seed, **config.identity()}
+    if identity.get("num_outputs") == num_classes:  # the same network as before the field existed
+        identity.pop("num_outputs")
+    if (data or {}).get("dataset", {}).get("data_dir"):  # not MNIST: a checkpoint resumes only on the same files
+        identity["dataset"] = data["dataset"]["files"]
+    return identity
+
+
 def _evolve_locked(
     config: RunConfig,
     task_name: str,
@@ -192,11 +203,7 @@ def _evolve_locked(
     shards = _population_shards(mlp)
     nne = config.strategy
     state = nne.init(init_key)
-    identity = {"task": task_name, "seed": seed, **config.identity()}
-    if identity.get("num_outputs") == num_classes:  # the same network as before the field existed
-        identity.pop("num_outputs")
-    if data.get("dataset", {}).get("data_dir"):  # not MNIST: a checkpoint resumes only on the same files
-        identity["dataset"] = data["dataset"]["files"]
+    identity = run_identity(config, task_name, seed, num_classes, data)
     curves: dict[str, list] = {k: [] for k in CURVE_KEYS}
     train_seconds = 0.0
     metrics_path = ckpt_dir / "metrics.jsonl"
