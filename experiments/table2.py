@@ -581,11 +581,11 @@ def main(argv: list[str] | None = None) -> None:
             run_seed(h, seed, args, data, out, command)
     rows = summarize(out)
     png = plot(out, rows)
+    details = out / "details.json"  # its rows always follow summary.json; --plot-only adds no invocation
+    log = json.loads(details.read_text()).get("invocations", []) if details.exists() else []
     if not args.plot_only:
-        details = out / "details.json"
-        log = json.loads(details.read_text()).get("invocations", []) if details.exists() else []
         log.append({**metadata(command), "total_wall_seconds": round(time.perf_counter() - t0, 1)})
-        write_json(details, {"paper": PAPER, "rows": rows, "invocations": log})
+    write_json(details, {"paper": PAPER, "rows": rows, "invocations": log})
     for r in rows:
         print(
             f"{r['model']:28s} [{r['reading']}] n={r['train_size']} h={r['h']:6d} k={str(r['k_cap']):4s} {r['test_accuracy']:6.2f} "
