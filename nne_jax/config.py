@@ -312,5 +312,5 @@ PRESETS["wide-ramp"] = with_fields(PRESETS["wide"], name="wide-ramp", fixation=L
 # ours (issue #17): wide-ramp run longer — 700 generations, ε cosine-decayed 4 -> 0.5 over all 700, fixation
 # off until 250 and ramped 0 -> 0.3 by 600 (the wide-ramp curves were still rising at 500)
 PRESETS["wide-long"] = with_fields(
-    PRESETS["wide"], name="wide-long", generations=700, eps=CosineDecay(4.0, 0.5, 700), fixation=LinearRamp(0.0, 0.3, 250, 600)
+    PRESETS["wide-ramp"], name="wide-long", generations=700, eps=CosineDecay(4.0, 0.5, 700), fixation=LinearRamp(0.0, 0.3, 250, 600)
 )
