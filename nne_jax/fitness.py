@@ -15,6 +15,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from nne_jax.batch_invariant import fixed_order_sum
 from nne_jax.registry import Registry
 
 Array = jax.Array
@@ -34,38 +35,23 @@ __all__ = [
 ]
 
 
-BATCH_INVARIANT_MAX_CLASSES = 64  # log_softmax: a fixed-order sum over up to this many classes
-
-
 def log_softmax(logits: Array) -> Array:
     """``log_softmax`` over the last axis whose result does not depend on the leading shape (ours).
 
-    ``jax.nn.log_softmax`` sums ``exp`` over the classes in one XLA reduction, and XLA:CPU orders that
-    reduction differently for different leading shapes, so the same row gives results 1 ulp apart
-    inside and outside ``jax.vmap`` (a vmapped sweep then drifts ~1e-5 from its single runs over a
-    few generations). For ``C <= BATCH_INVARIANT_MAX_CLASSES`` the sum here is a fixed left-to-right
-    chain of elementwise adds, identical for every leading shape; above that it is ``jnp.sum``.
+    ``jax.nn.log_softmax`` sums ``exp`` in one XLA reduction, whose order depends on the leading
+    shape (see :func:`fixed_order_sum`, used here instead).
     """
     logits = logits.astype(jnp.float32)
     shifted = logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
-    exps = jnp.exp(shifted)
-    if logits.shape[-1] <= BATCH_INVARIANT_MAX_CLASSES:
-        total = exps[..., 0]
-        for c in range(1, logits.shape[-1]):
-            total = total + exps[..., c]
-    else:
-        total = jnp.sum(exps, axis=-1)
-    return shifted - jnp.log(total)[..., None]
+    return shifted - jnp.log(fixed_order_sum(jnp.exp(shifted)))[..., None]
 
 
 def example_mean(values: Array) -> Array:
-    """Mean over the last (examples) axis of a materialised array: ``(..., B) -> (...)``.
+    """Mean over the last (examples) axis, the same inside and outside ``vmap``: ``(..., B) -> (...)``.
 
-    The optimisation barrier keeps XLA from fusing the per-example loss into the reduction; fused,
-    XLA:CPU orders the sum differently for different leading shapes (see :func:`log_softmax`), and a
-    vmapped run would no longer equal its single run bit for bit.
+    A :func:`fixed_order_sum` divided by ``B``.
     """
-    return jnp.mean(jax.lax.optimization_barrier(values), axis=-1)
+    return fixed_order_sum(values) / values.shape[-1]
 
 
 def cross_entropy(logits: Array, labels: Array) -> Array:
@@ -107,8 +93,9 @@ def replace_nonfinite(fitness: Array) -> tuple[Array, Array]:
 
 def standardize(fitness: Array) -> Array:
     """``(δ − mean) / std`` over the population (0 where all fitness values are equal)."""
-    centred = fitness - jnp.mean(fitness)
-    std = jnp.std(fitness)
+    n = fitness.shape[-1]
+    centred = fitness - fixed_order_sum(fitness) / n
+    std = jnp.sqrt(fixed_order_sum(centred * centred) / n)
     return jnp.where(std > 0, centred / jnp.where(std > 0, std, 1.0), 0.0)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from nne_jax.batch_invariant import fixed_order_sum
 from nne_jax.registry import Registry
 
 Array = jax.Array
@@ -75,7 +76,7 @@ def allele_rewards(genotypes: Array, fitness: Array) -> tuple[Array, Array]:
     ones = jnp.sum(x, axis=0)
     zeros = x.shape[0] - ones
     fit_ones = fitness @ x
-    fit_zeros = jnp.sum(fitness) - fit_ones
+    fit_zeros = fixed_order_sum(fitness) - fit_ones  # not jnp.sum: the same bits inside vmap
     f = fit_ones / jnp.maximum(ones, 1.0)
     f_bar = fit_zeros / jnp.maximum(zeros, 1.0)
     f = jnp.where(ones > 0, f, f_bar)
