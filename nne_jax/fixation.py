@@ -1,4 +1,8 @@
-"""Allele fixation's compute saving: a task over the free genes only (the paper's further work).
+"""Allele fixation's compaction: a task over the free genes only (the paper's further work).
+
+Measured on the ``fused`` CPU path, the compacted task is today *slower* than the full one (0.78–0.99×;
+the fixed genes' offset inside the fused blocks costs more than the smaller ``W`` saves; see
+docs/further_work.md): fixation pays in accuracy of sampled genotypes, not in time.
 
 With ``NNE(fixation=τ)`` a gene whose ``min(p, 1 − p) <= τ`` is *fixed*: its allele is the same in
 every genotype from then on. Its share of the link weights, ``W[:, fixed] · round(p[fixed])``, is
