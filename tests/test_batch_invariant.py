@@ -23,7 +23,7 @@ def test_fixed_order_sum_pads_with_zeros_not_garbage():
 
 
 def _vmapped_equals_single(fn, *batched):
-    """Every row of ``vmap(vmap(fn))`` over ``(4, 8, ...)`` inputs against ``fn`` on that row alone, bit for bit."""
+    """Every row of ``vmap(vmap(fn))`` over ``(2, 4, ...)`` inputs against ``fn`` on that row alone, bit for bit."""
     out = jax.jit(jax.vmap(jax.vmap(fn)))(*batched)
     single = jax.jit(fn)
     for i in range(batched[0].shape[0]):
@@ -35,10 +35,10 @@ def _vmapped_equals_single(fn, *batched):
 def test_fitness_shaping_and_allele_rewards_change_no_bit_under_vmap():
     """What a vmapped sweep computes per run equals the run alone (examples/sweep.py relies on it)."""
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
-    logits = 8.0 * jax.random.normal(keys[0], (4, 8, 64, 100, 10))
-    labels = jax.random.randint(keys[1], (4, 8, 100), 0, 10)
-    genotypes = jax.random.bernoulli(keys[2], 0.5, (4, 8, 64, 300))
-    fitness = jax.random.normal(keys[3], (4, 8, 64))
+    logits = 8.0 * jax.random.normal(keys[0], (2, 4, 32, 100, 10))
+    labels = jax.random.randint(keys[1], (2, 4, 100), 0, 10)
+    genotypes = jax.random.bernoulli(keys[2], 0.5, (2, 4, 64, 300))
+    fitness = jax.random.normal(keys[3], (2, 4, 64))
     _vmapped_equals_single(delta_fitness, logits, labels)
     _vmapped_equals_single(neg_cross_entropy, logits, labels)
     _vmapped_equals_single(lambda f: fixed_order_sum(f * f), fitness)
