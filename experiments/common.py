@@ -14,7 +14,11 @@ from typing import Any
 import jax
 import numpy as np
 
+from nne_jax.checkpoint import latest_step
+from nne_jax.records import append_jsonl, read_jsonl
+
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+SEGMENTS = "segments.jsonl"
 
 
 def git_commit(root: str | Path | None = None) -> str:
@@ -123,6 +127,24 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.bool_):
         return bool(obj)
     return obj
+
+
+def record_segment(ckpt_dir: str | Path, command: str) -> None:
+    """Notes that this process (re)starts the run in ``ckpt_dir``: one line ``{commit, from_generation, command,
+    timestamp}`` appended to ``ckpt_dir/segments.jsonl``. A run resumed across sessions is thus made of
+    segments, each by a known commit (see :func:`run_segments`)."""
+    record = {"git_commit": git_commit(), "from_generation": latest_step(ckpt_dir), "command": command,
+              "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
+    append_jsonl(Path(ckpt_dir) / SEGMENTS, record)
+
+
+def run_segments(ckpt_dir: str | Path, final_generation: int) -> list[dict[str, Any]]:
+    """The segments of a finished run, oldest first: each ``record_segment`` line with ``to_generation`` (the
+    next segment's start, or ``final_generation``); segments that added no generation are left out."""
+    lines = read_jsonl(Path(ckpt_dir) / SEGMENTS)
+    ends = [r["from_generation"] for r in lines[1:]] + [final_generation]
+    return [{**r, "to_generation": end} for r, end in zip(lines, ends) if end > r["from_generation"]]
 
 
 def replace_rows(path: str | Path, rows: list[dict[str, Any]], key: tuple[str, ...]) -> Path:

@@ -17,7 +17,8 @@ paper's):
 * ``long``: one setting run for many generations (checkpointed: run the same command again to resume).
 
 Writes ``results/table1/faithful_gap.json`` (every setting's curve and final evaluation, W p and
-sampled genotypes, with its command, commit and wall time) and ``results/table1/faithful_gap.png``.
+sampled genotypes, with its command, commit and wall time; a run resumed across sessions lists its
+``segments``: each one's commit and generation range) and ``results/table1/faithful_gap.png``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from experiments.common import RESULTS, add_allow_dirty, metadata, require_clean, write_json
+from experiments.common import RESULTS, add_allow_dirty, metadata, record_segment, require_clean, run_segments, write_json
 from experiments.presets import PAPER_TABLE1
 from nne_jax.config import PRESETS, RunConfig, apply_overrides
 from nne_jax.data.tasks import load_task_data
@@ -66,8 +67,9 @@ def run_setting(name: str, generations: int, seed: int, out: Path, command: str)
     """Evolves (or resumes) one setting; its curve, final evaluations and provenance."""
     config = setting_config(name, generations)
     data = load_task_data(TASK, config.per_class, seed)
-    run = evolve(config, TASK, seed, data, out / "ckpt" / "faithful_gap" / f"{name}_seed{seed}",
-                 log=lambda line: print(f"[{name}] {line}", flush=True))
+    ckpt_dir = out / "ckpt" / "faithful_gap" / f"{name}_seed{seed}"
+    record_segment(ckpt_dir, command)
+    run = evolve(config, TASK, seed, data, ckpt_dir, log=lambda line: print(f"[{name}] {line}", flush=True))
     evals = evaluate_allele_freqs(run["task"], run["state"].allele_freqs, jnp.asarray(data["test_x"]),
                                   jnp.asarray(data["test_y"]), stream_key("evaluation", seed))
     curves = run["curves"]
@@ -77,7 +79,7 @@ def run_setting(name: str, generations: int, seed: int, out: Path, command: str)
             "config": run["config"], "final": {k: 100 * v for k, v in evals.items()},
             "generation_reaching_paper": reached[0] if reached else None, "train_seconds": run["train_seconds"],
             "curves": {k: curves[k] for k in ("generation", "train_seconds", "test_accuracy", "mean_fitness")},
-            **metadata(command)}
+            "segments": run_segments(ckpt_dir, generations), **metadata(command)}
 
 
 def update_results(path: Path, entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ import numpy as np
 
 from nne_jax.registry import stable_name
 
-__all__ = ["save_checkpoint", "restore_checkpoint", "list_checkpoints", "ConfigMismatchError", "CheckpointsUnreadableError",
+__all__ = ["save_checkpoint", "restore_checkpoint", "list_checkpoints", "latest_step", "ConfigMismatchError", "CheckpointsUnreadableError",
            "RunLockedError", "run_lock", "remove_stale_temporaries", "fault_point"]
 
 _PREFIX = "ckpt_"
@@ -165,6 +165,12 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(p for p in directory.iterdir() if p.name.startswith(_PREFIX) and p.name.endswith(_SUFFIX))
+
+
+def latest_step(directory: str | Path) -> int:
+    """The step of the newest checkpoint file in ``directory`` (0 if there is none), from its name alone."""
+    paths = list_checkpoints(directory)
+    return int(paths[-1].name[len(_PREFIX):-len(_SUFFIX)]) if paths else 0
 
 
 def save_checkpoint(directory: str | Path, step: int, state: dict[str, Any], config: dict[str, Any], keep: int = 3) -> Path:

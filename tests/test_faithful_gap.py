@@ -1,9 +1,11 @@
 """experiments.faithful_gap: the paper's method is kept in every setting; results merge and resume."""
 import json
 
+import numpy as np
 import pytest
 
-from experiments import faithful_gap
+from experiments import common, faithful_gap
+from nne_jax.checkpoint import save_checkpoint
 from nne_jax.config import PRESETS
 
 
@@ -31,6 +33,18 @@ def test_a_short_setting_runs_records_and_resumes(tmp_path):
     assert run["setting"] == "scale-0.1" and run["generations"] == 2 and run["curves"]["generation"][-1] == 2
     assert set(run["final"]) == {"mean-weights", "mode-genotype", "sampled-mean"}
     assert run["config"]["logit_scale"] == 0.1 and "git_commit" in run and "command" in run
+    assert [(s["from_generation"], s["to_generation"], s["git_commit"]) for s in run["segments"]] == [(0, 2, run["git_commit"])]
     again = faithful_gap.main(["screen", "--settings", "scale-0.1", "--generations", "2", "--out", str(tmp_path)])
     assert len(again["runs"]) == 1 and again["runs"][0]["final"] == run["final"]  # resumed from its checkpoint, replaced
     assert json.loads((tmp_path / "faithful_gap.json").read_text())["runs"][0]["setting"] == "scale-0.1"
+
+
+def test_a_run_resumed_across_commits_lists_each_segment(tmp_path, monkeypatch):
+    commits = iter(["aaa", "bbb", "ccc"])
+    monkeypatch.setattr(common, "git_commit", lambda: next(commits))
+    common.record_segment(tmp_path, "cmd")  # a fresh run, by commit aaa
+    save_checkpoint(tmp_path, 300, {"x": np.zeros(2)}, {"c": 1})
+    common.record_segment(tmp_path, "cmd")  # killed after 300; bbb resumes and is killed before its next checkpoint
+    common.record_segment(tmp_path, "cmd")  # ccc resumes from 300 and finishes
+    segments = common.run_segments(tmp_path, 1000)
+    assert [(s["git_commit"], s["from_generation"], s["to_generation"]) for s in segments] == [("aaa", 0, 300), ("ccc", 300, 1000)]
