@@ -29,7 +29,7 @@ from nne_jax.fitness import FITNESSES, SHAPINGS, Fitness
 from nne_jax.genetics import UPDATE_RULES
 from nne_jax.networks import check_logit_scale
 from nne_jax.schedules import CosineDecay, LinearRamp
-from nne_jax.strategy import NNE
+from nne_jax.strategy import NNE, OPTIMIZERS
 from nne_jax.weights import check_gene_map
 
 __all__ = ["RunConfig", "PRESETS", "apply_overrides", "with_fields", "ConfigError", "check_seed", "SEED_MAX"]
@@ -90,11 +90,14 @@ def _check_strategy_types(fields: dict[str, Any]) -> None:
                 raise ConfigError(f"eps must be > 0 (or a schedule), got {value!r}")
     if fields.get("update_rule", next(iter(UPDATE_RULES))) not in UPDATE_RULES:
         raise ConfigError(f"update_rule must be one of {sorted(UPDATE_RULES)}, got {fields['update_rule']!r}")
+    if isinstance(fields.get("optimizer"), str) and fields["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(f"optimizer must be none or one of {sorted(OPTIMIZERS)}, got {fields['optimizer']!r}")
     if fields.get("fitness_shaping", "none") not in SHAPINGS:
         raise ConfigError(f"fitness_shaping must be one of {sorted(SHAPINGS)}, got {fields['fitness_shaping']!r}")
 
 
-_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1, "fan_in_scale": False, "logit_scale": 1.0, "num_outputs": None}
+_LATER_DEFAULTS = {"gene_map": "identity", "hidden_layers": 1, "fan_in_scale": False, "logit_scale": 1.0, "num_outputs": None,
+                   "optimizer": None}
 _STRATEGY_FIELDS = tuple(f.name for f in dataclasses.fields(NNE) if f.name != "init_freqs")
 
 
@@ -217,6 +220,9 @@ def apply_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
         current = current_values[name]
         if name in ("eps", "fixation") and raw.lower() != "none":
             changes[name] = parse_schedule(name, raw)
+            continue
+        if name == "optimizer":
+            changes[name] = None if raw.lower() == "none" else raw
             continue
         if isinstance(current, bool):
             if raw.lower() not in ("true", "false"):

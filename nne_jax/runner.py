@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -213,7 +214,9 @@ def _evolve_locked(
     if restored is not None:
         step, saved = restored
         _check_resume(ckpt_dir, step, saved, config, shards)
-        state = NNEState(jnp.asarray(saved["allele_freqs"]), jnp.asarray(saved["fixed"]), jnp.asarray(saved["generation"]))
+        opt_state = None if state.opt_state is None else flax.serialization.from_state_dict(state.opt_state, saved["opt_state"])
+        state = NNEState(jnp.asarray(saved["allele_freqs"]), jnp.asarray(saved["fixed"]), jnp.asarray(saved["generation"]),
+                         jax.tree.map(jnp.asarray, opt_state))
         length = len(np.asarray(saved["curves"]["generation"]))
         curves = {k: _from_saved(saved["curves"].get(k), length) for k in CURVE_KEYS}
         train_seconds = float(saved["train_seconds"])
@@ -272,6 +275,7 @@ def _evolve_locked(
                 "curves": {k: np.asarray([np.nan if v is None else v for v in curves[k]], np.float64) for k in CURVE_KEYS},
                 "train_seconds": np.asarray(train_seconds),
                 "population_shards": np.asarray(shards),
+                **({} if state.opt_state is None else {"opt_state": flax.serialization.to_state_dict(state.opt_state)}),
             },
             identity,
         )

@@ -9,7 +9,8 @@ NNE evolves allele frequencies for *any* fitness a user computes from genotypes:
 
 The faithful configuration is the default: i.i.d. sampling, raw fitness, equation (3), no bounds.
 The other options are the "fast NNE" ablations (see README): fitness shaping, antithetic
-sampling, the multiplicative-weights update, bounds on ``p``, an ``ε`` schedule, allele fixation.
+sampling, the multiplicative-weights update, bounds on ``p``, an ``ε`` schedule, allele fixation,
+and (ours, issue #17) an optax transformation of the multiplicative-weights step (``optimizer=``).
 
 Numbers vs structure (as in evosax): the constructor fixes the *structure* (sizes, which rule, which
 shaping, sampling, whether fixation is on: static under ``jit``); the numeric knobs live in a traced
@@ -29,20 +30,28 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from nne_jax.fitness import SHAPINGS, replace_nonfinite
-from nne_jax.genetics import UPDATE_RULES, allele_rewards, clipped_fraction, sample_genotypes, update_allele_freqs
+from nne_jax.genetics import (
+    UPDATE_RULES,
+    allele_rewards,
+    clipped_fraction,
+    multiplicative_weights_update,
+    sample_genotypes,
+    update_allele_freqs,
+)
 from nne_jax.registry import Registry
 
 Array = jax.Array
 
-__all__ = ["NNE", "NNEState", "NNEParams", "TellMetrics", "INIT_FREQS"]
+__all__ = ["NNE", "NNEState", "NNEParams", "TellMetrics", "INIT_FREQS", "OPTIMIZERS"]
 
 
 def uniform_freqs(key: Array, num_genes: int) -> Array:
@@ -59,6 +68,14 @@ def half_freqs(key: Array, num_genes: int) -> Array:
 INIT_FREQS: Registry[Callable[[Array, int], Array]] = Registry("init_freqs", {"uniform": uniform_freqs, "half": half_freqs})
 """Initial allele frequencies ``(key, n) -> (n,)`` by name; ``INIT_FREQS.register`` adds one."""
 
+OPTIMIZERS: Registry[Callable[[], optax.GradientTransformation]] = Registry(
+    "optimizer", {"adam": optax.scale_by_adam, "momentum": partial(optax.trace, decay=0.9)}
+)
+"""Transformations of the step in logit space ``f - f̄`` by name (factories ``() -> GradientTransformation``;
+ours, not the paper's); ``OPTIMIZERS.register`` adds one."""
+
+_LOGIT_FLOOR = 1e-6  # p is clipped to [1e-6, 1 - 1e-6] before taking logit p (fixed genes at 0/1 are not updated)
+
 
 @flax.struct.dataclass
 class NNEState:
@@ -68,11 +85,13 @@ class NNEState:
       allele_freqs: ``(n,)`` float32 allele-1 frequencies ``p``.
       fixed: ``(n,)`` bool, genes fixed by allele fixation (never resampled, never updated).
       generation: int32 scalar, number of ``tell`` calls so far.
+      opt_state: the ``optimizer``'s state (a pytree of ``(n,)`` arrays), ``None`` without one.
     """
 
     allele_freqs: Array
     fixed: Array
     generation: Array
+    opt_state: Any = None
 
 
 @flax.struct.dataclass
@@ -152,6 +171,11 @@ class NNE:
         more and more); ``τ >= 0.5`` fixes every gene.
       init_freqs: ``"uniform"`` (the paper: ``p¹ ~ U[0, 1]^n``), ``"half"`` (all 0.5), or a callable
         ``(key, n) -> (n,)``.
+      optimizer: ``None`` (the update rule as it is), a name in :data:`OPTIMIZERS` (``"adam"``,
+        ``"momentum"``), a factory ``() -> optax.GradientTransformation`` or a transformation. Ours (issue #17):
+        with ``update_rule="multiplicative_weights"`` only; the step ``logit p += ε (f − f̄)`` becomes
+        ``logit p += ε · T(f − f̄)``, ``T`` the transformation with its state in ``NNEState.opt_state``
+        (``"adam"``: a per-gene normalised step, so ``ε`` is a step in logit units).
 
     ``default_params`` holds ``eps``, ``p_min``, ``p_max``, and ``fixation`` as a traced
     :class:`NNEParams`; ``ask``/``tell`` use it unless given ``params=``.
@@ -167,6 +191,7 @@ class NNE:
     p_max: float = 1.0
     fixation: float | Callable[[Array], Array] | None = None
     init_freqs: str | Callable = "uniform"
+    optimizer: str | Callable[[], optax.GradientTransformation] | optax.GradientTransformation | None = None
 
     def __post_init__(self) -> None:
         for name, low in (("num_genes", 1), ("pop_size", 2)):
@@ -199,6 +224,21 @@ class NNE:
                 raise ValueError(f"fixation threshold must be in (0, 0.5), got {self.fixation}")
             if p_min > fixation or 1.0 - p_max > fixation:
                 raise ValueError("fixation threshold must exceed the bounds' distance from 0/1, or no gene can fix")
+        if self.optimizer is not None:
+            self.transformation()
+            if UPDATE_RULES.lookup(self.update_rule) is not multiplicative_weights_update:
+                raise ValueError("an optimizer transforms the multiplicative-weights step logit p += ε (f − f̄): "
+                                 f"set update_rule='multiplicative_weights' (got {self.update_rule!r})")
+
+    def transformation(self) -> optax.GradientTransformation | None:
+        """The ``optimizer`` as an optax transformation (``None`` without one)."""
+        option = self.optimizer
+        if option is None or isinstance(option, optax.GradientTransformation):
+            return option
+        made = OPTIMIZERS.lookup(option)()
+        if not isinstance(made, optax.GradientTransformation):
+            raise ValueError(f"optimizer {option!r} must give an optax.GradientTransformation, got {type(made).__name__}")
+        return made
 
     @property
     def default_params(self) -> NNEParams:
@@ -224,7 +264,9 @@ class NNE:
                 if not bool(jnp.all((allele_freqs >= 0) & (allele_freqs <= 1))):
                     raise ValueError("allele_freqs must lie in [0, 1]")
         fixed = jnp.zeros((self.num_genes,), bool)
-        return NNEState(allele_freqs.astype(jnp.float32), fixed, jnp.zeros((), jnp.int32))
+        transformation = self.transformation()
+        opt_state = None if transformation is None else transformation.init(jnp.zeros((self.num_genes,), jnp.float32))
+        return NNEState(allele_freqs.astype(jnp.float32), fixed, jnp.zeros((), jnp.int32), opt_state)
 
     def _check_state(self, state: NNEState) -> None:
         if getattr(state, "allele_freqs", None) is None or jnp.shape(state.allele_freqs) != (self.num_genes,):
@@ -265,15 +307,25 @@ class NNE:
         f, f_bar = allele_rewards(genotypes, SHAPINGS.lookup(self.fitness_shaping)(clean))
         eps = params.eps_at(state.generation)
         rule = UPDATE_RULES.lookup(self.update_rule)
-        p = jnp.clip(rule(state.allele_freqs, f, f_bar, eps), params.p_min, params.p_max)
-        keep = (num_nonfinite == self.pop_size) | jnp.isnan(p)  # no finite fitness (or a user rule's NaN): no update
+        transformation = self.transformation()
+        no_finite = num_nonfinite == self.pop_size
+        opt_state = state.opt_state
+        if transformation is None:
+            p = rule(state.allele_freqs, f, f_bar, eps)
+        else:
+            logits = jax.scipy.special.logit(jnp.clip(state.allele_freqs, _LOGIT_FLOOR, 1.0 - _LOGIT_FLOOR))
+            step, new_opt_state = transformation.update(f - f_bar, state.opt_state, logits)
+            p = jax.nn.sigmoid(logits + eps * step)
+            opt_state = jax.tree.map(lambda old, new: jnp.where(no_finite, old, new), state.opt_state, new_opt_state)
+        p = jnp.clip(p, params.p_min, params.p_max)
+        keep = no_finite | jnp.isnan(p)  # no finite fitness (or a user rule's NaN): no update
         p = jnp.where(keep, state.allele_freqs, p)
         fixed = state.fixed
         if self.fixation is not None:
             p = jnp.where(fixed, state.allele_freqs, p)
             fixed = fixed | (jnp.minimum(p, 1.0 - p) <= params.fixation_at(state.generation))
             p = jnp.where(fixed, jnp.round(p), p)
-        new_state = NNEState(p, fixed, state.generation + 1)
+        new_state = NNEState(p, fixed, state.generation + 1, opt_state)
         if not return_metrics:
             return new_state
         finite = jnp.isfinite(fitness)
