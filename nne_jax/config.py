@@ -17,6 +17,9 @@
   alleles stay free while the network is still learning, and are fixed (leaving the computation) late.
 * ``wide-long`` — ours (issue #17): ``wide-ramp`` run for 700 generations, ε cosine-decayed 4 → 0.5 over
   all 700, fixation ramped 0 → 0.3 between generations 250 and 600.
+* ``wide-adam`` — ours (issue #17): ``wide-ramp`` with Adam on the multiplicative-weights step
+  (``optimizer="adam"``: ``logit p += ε · adam(f − f̄)``, a per-gene normalised step), ε cosine-decayed
+  0.25 → 0.02 over 500 generations, test evaluations every 10 generations.
 * ``smoke`` — a few generations on a small subset: CI's check that the learning signal is real.
 """
 from __future__ import annotations
@@ -320,3 +323,7 @@ PRESETS["wide-ramp"] = with_fields(PRESETS["wide"], name="wide-ramp", fixation=L
 PRESETS["wide-long"] = with_fields(
     PRESETS["wide-ramp"], name="wide-long", generations=700, eps=CosineDecay(4.0, 0.5, 700), fixation=LinearRamp(0.0, 0.3, 250, 600)
 )
+
+# ours (issue #17): wide-ramp with Adam on the logit step; ε is then a step in logit units
+PRESETS["wide-adam"] = with_fields(PRESETS["wide-ramp"], name="wide-adam", optimizer="adam", eps=CosineDecay(0.25, 0.02, 500),
+                                   eval_every=10)
