@@ -215,8 +215,8 @@ def _evolve_locked(
         step, saved = restored
         _check_resume(ckpt_dir, step, saved, config, shards)
         opt_state = None if state.opt_state is None else flax.serialization.from_state_dict(state.opt_state, saved["opt_state"])
-        state = NNEState(jnp.asarray(saved["allele_freqs"]), jnp.asarray(saved["fixed"]), jnp.asarray(saved["generation"]),
-                         jax.tree.map(jnp.asarray, opt_state))
+        state = state.replace(allele_freqs=jnp.asarray(saved["allele_freqs"]), fixed=jnp.asarray(saved["fixed"]),
+                              generation=jnp.asarray(saved["generation"]), opt_state=jax.tree.map(jnp.asarray, opt_state))
         length = len(np.asarray(saved["curves"]["generation"]))
         curves = {k: _from_saved(saved["curves"].get(k), length) for k in CURVE_KEYS}
         train_seconds = float(saved["train_seconds"])
