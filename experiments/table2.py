@@ -14,7 +14,10 @@ At the end each model is scored on the full 10 000-image test set and written to
 ``table2.png`` aggregate every run file present.
 
 Resumable: rerunning (e.g. with a larger ``--epochs``) continues from the checkpoints; shuffles
-use ``fold_in(key, epoch)`` so a resumed run equals an uninterrupted one.
+use ``fold_in(key, epoch)`` so a resumed run equals an uninterrupted one. Models advance round
+robin, one chunk each per round; ``--budget-seconds`` stops starting new rounds once this
+invocation's wall time is spent ("as many epochs as the budget allows": the run files record the
+epochs reached and ``stopped_by_budget``; the same command with a larger budget resumes).
 
 DNN variants are ``rule[@eps1][/pre]``: a rule of :data:`nne_jax.dnn.RULES`, the learning rate
 ``ε1`` (default 1) and the presynaptic factor (default ``fired`` = ``1[h_i > 0]``), or
@@ -183,7 +186,7 @@ def _load_ckpt(directory: Path, config: dict[str, Any], fresh: dict[str, Any]) -
     saved, state = found[1], dict(fresh)
     state["epoch"], state["wall"] = int(saved["epoch"]), float(saved["wall"])
     for key in _CURVES:
-        state[key] = np.asarray(saved[key]).tolist()
+        state[key] = np.asarray(saved[key], np.int64 if key == "curve_epoch" else np.float64).tolist()
     for key in ("coef", "w", "b"):
         if key in saved:
             state[key] = jnp.asarray(saved[key])
@@ -306,7 +309,14 @@ def target_epochs(spec: Spec, args: argparse.Namespace) -> int:
     return args.epochs
 
 
-def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.ndarray], out: Path, command: str) -> None:
+def run_seed(
+    h: int, seed: int, args: argparse.Namespace, data: dict[str, np.ndarray], out: Path, command: str, deadline: float | None = None
+) -> None:
+    """Trains (or resumes) every model of ``(h, seed)`` and writes their run files.
+
+    ``deadline`` (a ``time.perf_counter()`` value): no new chunk round starts after it; the run files
+    then record the epochs reached (``stopped_by_budget``) and a rerun resumes from the checkpoints.
+    """
     specs = build_specs(h, args)
     todo = []
     for spec in specs:
@@ -360,12 +370,20 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
     for mdl in models:
         if not mdl.state["curve_epoch"]:
             mdl.record_curve()
-        target = target_epochs(mdl.spec, args)
-        while mdl.epoch < target:
-            step = min(target, (mdl.epoch // args.chunk + 1) * args.chunk) - mdl.epoch
-            mdl.advance(step)
+    # round robin, one chunk per model per round: every model reaches the same epoch when the budget stops it
+    while pending := [m for m in models if m.epoch < target_epochs(m.spec, args)]:
+        if deadline is not None and time.perf_counter() >= deadline:
+            print(f"  budget spent: stopping {len(pending)} model(s) before their target (checkpointed; rerun resumes)", flush=True)
+            break
+        for mdl in pending:
+            target = target_epochs(mdl.spec, args)
+            mdl.advance(min(target, (mdl.epoch // args.chunk + 1) * args.chunk) - mdl.epoch)
             mdl.record_curve()
             mdl.save()
+    models = [m for m in models if m.epoch > 0]  # a budget spent before the first round trains (and writes) nothing
+    if not models:
+        return
+    for mdl in models:
         print(
             f"  {mdl.spec.name:28s} k={mdl.spec.k_cap} epoch {mdl.epoch:4d} curve-acc {mdl.state['curve_acc'][-1]:6.2f} "
             f"train {100 * mdl.state['train_acc'][-1]:6.2f} wall {mdl.state['wall']:.1f}s",
@@ -391,6 +409,8 @@ def run_seed(h: int, seed: int, args: argparse.Namespace, data: dict[str, np.nda
                 "per_class": args.per_class,
                 "train_set": TRAIN_SET.get(args.per_class, f"{args.per_class} per digit (ours)"),
                 "epochs": mdl.epoch,
+                "target_epochs": target_epochs(spec, args),
+                "stopped_by_budget": mdl.epoch < target_epochs(spec, args),
                 "train_size": len(y),
                 "batch_size": args.batch_size if spec.kind != "dnn" else 1,
                 "dual_path": mdl.dual,
@@ -463,6 +483,8 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
     except ImportError:
         return None
     hs = sorted({r["h"] for r in rows})
+    if not hs:
+        return None
     runs = [json.loads(f.read_text()) for f in sorted((out / "runs").glob("*.json"))]
     fig, axes = plt.subplots(3, len(hs), figsize=(7.5 * len(hs), 15), squeeze=False, gridspec_kw={"height_ratios": [1.4, 1, 1]})
     shown = ("SGD", "SignSGD", "DNN:signed-argmax", "DNN:perceptron", "DNN:formula", "DNN:prose")
@@ -550,6 +572,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--adam-lr", type=float, default=1e-3)
     p.add_argument("--signsgd-lr", type=float, default=None, help="default 1/h")
     p.add_argument("--chunk", type=int, default=None, help="epochs per checkpoint (default 25, or 50 for h > 10000)")
+    p.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=None,
+        help="wall-clock budget of this invocation: no new chunk round starts after it (checkpointed; rerun resumes)",
+    )
     p.add_argument("--data-dir", default=None, help="MNIST IDX dir (default $NNE_DATA_DIR)")
     p.add_argument("--out", default=None, help="output dir (default results/table2)")
     p.add_argument("--plot-only", action="store_true", help="only rebuild summary.json and table2.png from runs/")
@@ -578,7 +606,7 @@ def main(argv: list[str] | None = None) -> None:
     for h in [] if args.plot_only else args.h:
         args.chunk = chunk_arg or (25 if h <= 10_000 else 50)
         for seed in range(args.seed_offset, args.seed_offset + args.seeds):
-            run_seed(h, seed, args, data, out, command)
+            run_seed(h, seed, args, data, out, command, None if args.budget_seconds is None else t0 + args.budget_seconds)
     rows = summarize(out)
     png = plot(out, rows)
     details = out / "details.json"  # its rows always follow summary.json; --plot-only adds no invocation

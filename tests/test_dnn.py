@@ -293,3 +293,38 @@ def test_table2_checkpoints_use_the_library_format_and_refuse_another_runs(tmp_p
     assert table2._load_ckpt(tmp_path / "none", config, fresh) is None
     with pytest.raises(ConfigMismatchError, match="seed"):
         table2._load_ckpt(tmp_path / "c", {**config, "seed": 1}, fresh)
+
+
+
+@pytest.mark.skipif(not os.environ.get("NNE_DATA_DIR"), reason="set NNE_DATA_DIR to the MNIST IDX files")
+def test_table2_budget_stops_every_model_at_the_same_epoch_and_the_rerun_resumes(tmp_path, monkeypatch):
+    import json
+    import types
+
+    from experiments import table2
+
+    argv = ["--quick", "--h", "50", "--out", str(tmp_path), "--models", "SGD", "DNN", "--variants", "perceptron", "--chunk", "1"]
+    runs_dir = tmp_path / "quick" / "runs"
+    table2.main([*argv, "--budget-seconds", "0"])  # spent before the first round: nothing trained, nothing written
+    assert not runs_dir.exists() or not list(runs_dir.glob("*.json"))
+
+    # a clock that jumps past any budget as soon as the first model has trained one chunk
+    advance, jumped = table2.Model.advance, []
+
+    def advance_then_jump(self, num_epochs):
+        advance(self, num_epochs)
+        jumped.append(num_epochs)
+
+    monkeypatch.setattr(table2.Model, "advance", advance_then_jump)
+    monkeypatch.setattr(table2, "time", types.SimpleNamespace(perf_counter=lambda: 1e9 * len(jumped)))
+    table2.main([*argv, "--budget-seconds", "100"])
+    runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
+    # round one finishes for both models (same epoch), then no new round starts
+    assert [(r["model"], r["epochs"], r["target_epochs"], r["stopped_by_budget"]) for r in runs] == [
+        ("DNN:perceptron", 1, 4, True),
+        ("SGD", 1, 4, True),
+    ]
+    monkeypatch.undo()
+    table2.main(argv)  # no budget: the same command resumes both from their checkpoints to the target
+    runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
+    assert [(r["epochs"], r["stopped_by_budget"], r["curve_epoch"]) for r in runs] == [(4, False, [0, 1, 2, 3, 4])] * 2
