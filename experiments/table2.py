@@ -28,7 +28,9 @@ minibatch of ``--batch-size`` on the links that fired during it (:mod:`nne_jax.d
 
 Training set: ``--per-class 200`` images per digit is an **assumption** (Section 3.1's NNE setup;
 Section 3.2 does not give one); ``--per-class 0`` uses the full 60,000 training images (run and
-checkpoint files then carry ``_full``).
+checkpoint files then carry ``_full``). Training features larger than 2 GiB (``h = 100 000`` on the
+full set: 24 GB) are never held whole: each epoch computes them one block of ``--stream-block``
+images at a time, shared by every model (:func:`stream_epoch`; one checkpoint per epoch).
 """
 
 from __future__ import annotations
@@ -204,7 +206,7 @@ class Model:
         self.config = _config(spec, h, seed, args)
         self.ckpt_dir = _ckpt_dir(out, spec, h, seed, args.per_class)
         ro0: dnn.Readout = ctx["readout0"]
-        self.dual = spec.kind == "dnn" and spec.k_cap is None and h > ctx["n"]
+        self.dual = spec.kind == "dnn" and spec.k_cap is None and h > ctx["n"] and ctx["dense"] is not None
         self.opt = dnn.make_optimizer(spec.kind, spec.lr) if not spec.kind.startswith("dnn") else None
         self.state: dict[str, Any] = {
             "epoch": 0,
@@ -235,62 +237,68 @@ class Model:
             return dnn.dual_readout(self.ctx["readout0"], self.ctx["dense"], self.state["coef"], self.spec.pre)
         return dnn.Readout(self.state["w"], self.state["b"])
 
-    def advance(self, num_epochs: int) -> None:
-        st, spec, key, labels = self.state, self.spec, self.ctx["train_key"], self.ctx["labels"]
-        t0 = time.perf_counter()
+    def _fit(self, feats, labels, key, num_epochs: int, start_epoch: int) -> dnn.EpochMetrics:
+        """Trains the primal state (``w``, ``b``, ``opt``) on ``feats``; shuffles by ``fold_in(key, epoch)``."""
+        st, spec = self.state, self.spec
+        common = {"num_epochs": num_epochs, "start_epoch": start_epoch}
         if spec.kind == "dnn_mb":
             ro, m = dnn.train_dnn_minibatch(
                 self.readout(),
-                self.feats(),
+                feats,
                 labels,
                 key,
-                num_epochs=num_epochs,
                 batch_size=self.args.batch_size,
                 params=dnn.RuleParams(eps1=spec.eps1),
                 pre=spec.pre,
-                start_epoch=self.epoch,
                 **_minibatch_options(spec.rule),
+                **common,
             )
-            st["w"], st["b"] = ro.w.block_until_ready(), ro.b
         elif spec.kind == "dnn":
-            params = dnn.RuleParams(eps1=spec.eps1)
-            if self.dual:
-                prob = self.ctx["dual"](spec.pre)
-                st["coef"], m = dnn.train_dnn_dual(
-                    prob, st["coef"], labels, key, rule=spec.rule, num_epochs=num_epochs, params=params, start_epoch=self.epoch
-                )
-                st["coef"].block_until_ready()
-            else:
-                ro, m = dnn.train_dnn(
-                    self.readout(),
-                    self.feats(),
-                    labels,
-                    key,
-                    rule=spec.rule,
-                    num_epochs=num_epochs,
-                    params=params,
-                    pre=spec.pre,
-                    start_epoch=self.epoch,
-                )
-                st["w"], st["b"] = ro.w.block_until_ready(), ro.b
+            ro, m = dnn.train_dnn(
+                self.readout(), feats, labels, key, rule=spec.rule, params=dnn.RuleParams(eps1=spec.eps1), pre=spec.pre, **common
+            )
         else:
             (ro, st["opt"]), m = dnn.train_readout(
-                self.readout(),
-                st["opt"],
-                self.feats(),
+                self.readout(), st["opt"], feats, labels, key, optimizer=self.opt, batch_size=self.args.batch_size, **common
+            )
+        st["w"], st["b"] = ro.w.block_until_ready(), ro.b
+        return m
+
+    def _log_epochs(self, m: dnn.EpochMetrics, num_epochs: int, seconds: float) -> None:
+        st = self.state
+        st["wall"] += seconds
+        st["epoch"] += num_epochs
+        for field, src in (("train_acc", m.train_accuracy), ("loss", m.loss), ("update_fraction", m.update_fraction)):
+            st[field] += np.asarray(src, np.float64).reshape(-1).tolist()
+
+    def advance(self, num_epochs: int) -> None:
+        """``num_epochs`` epochs over the precomputed features of the whole training set."""
+        st, spec, key, labels = self.state, self.spec, self.ctx["train_key"], self.ctx["labels"]
+        t0 = time.perf_counter()
+        if self.dual:
+            prob = self.ctx["dual"](spec.pre)
+            st["coef"], m = dnn.train_dnn_dual(
+                prob,
+                st["coef"],
                 labels,
                 key,
-                optimizer=self.opt,
+                rule=spec.rule,
                 num_epochs=num_epochs,
-                batch_size=self.args.batch_size,
+                params=dnn.RuleParams(eps1=spec.eps1),
                 start_epoch=self.epoch,
             )
-            st["w"], st["b"] = ro.w.block_until_ready(), ro.b
-        st["wall"] += time.perf_counter() - t0
-        st["epoch"] += num_epochs
-        for field in ("train_acc", "loss", "update_fraction"):
-            src = {"train_acc": m.train_accuracy, "loss": m.loss, "update_fraction": m.update_fraction}[field]
-            st[field] += np.asarray(src, np.float64).tolist()
+            st["coef"].block_until_ready()
+        else:
+            m = self._fit(self.feats(), labels, key, num_epochs, self.epoch)
+        self._log_epochs(m, num_epochs, time.perf_counter() - t0)
+
+    def advance_block(self, feats, labels: np.ndarray, key) -> tuple[dnn.EpochMetrics, float] | None:
+        """One pass over one streamed block (its own shuffle by ``key``); None if the block is too small to train on."""
+        if self.spec.kind != "dnn" and len(labels) < self.args.batch_size:
+            return None  # as the whole-set path skips the remainder of the permutation
+        t0 = time.perf_counter()
+        m = self._fit(feats, labels, key, 1, 0)
+        return m, time.perf_counter() - t0
 
     def record_curve(self) -> None:
         feats = self.ctx["curve_feats"](self.spec.k_cap)
@@ -303,6 +311,44 @@ class Model:
 
 
 # ------------------------------------------------------------------------------ one (h, seed)
+STREAM_ABOVE_BYTES = 2 * 2**30  # training features above this size are streamed (never held whole)
+STREAM_BLOCK = 2000  # training images per streamed block
+
+
+def stream_epoch(models: list[Model], ctx: dict[str, Any], epoch: int, block: int) -> float:
+    """One epoch of every model in ``models`` (all at ``epoch``) without holding the ``(n, h)`` features.
+
+    The epoch's permutation ``fold_in(train_key, epoch)`` is cut into blocks of ``block`` images; each
+    block's hidden features are computed once, shared by every model, and each model makes one pass
+    over the block in its own shuffle (key ``fold_in(fold_in(train_key, epoch), block index)``): the
+    same examples per epoch as the whole-set path, a different order. Memory ``O(block · h)``.
+    Returns the seconds spent on features (shared; each model's wall time gets an equal share).
+    """
+    n, labels_all = ctx["n"], ctx["labels"]
+    key_e = jax.random.fold_in(ctx["train_key"], epoch)
+    perm = np.asarray(jax.random.permutation(key_e, n))
+    k_caps = sorted({m.spec.k_cap for m in models if m.spec.k_cap})
+    logs: dict[int, list] = {id(m): [] for m in models}
+    t_feats = 0.0
+    for i, start in enumerate(range(0, n, block)):
+        rows = perm[start : start + block]
+        t0 = time.perf_counter()
+        dense = dnn.hidden_features(ctx["layer"], ctx["images"][rows]).block_until_ready()
+        sparse = {k: dnn.sparse_from_dense(dense, k) for k in k_caps}
+        t_feats += time.perf_counter() - t0
+        for m in models:
+            done = m.advance_block(sparse[m.spec.k_cap] if m.spec.k_cap else dense, labels_all[rows], jax.random.fold_in(key_e, i))
+            if done is not None:
+                logs[id(m)].append((len(rows), *done))
+    for m in models:
+        sizes = np.array([r[0] for r in logs[id(m)]], np.float64)
+        mean = [
+            float(np.average([np.asarray(getattr(r[1], f)).item() for r in logs[id(m)]], weights=sizes)) for f in dnn.EpochMetrics._fields
+        ]
+        m._log_epochs(dnn.EpochMetrics(*mean), 1, sum(r[2] for r in logs[id(m)]) + t_feats / len(models))
+    return t_feats
+
+
 def target_epochs(spec: Spec, args: argparse.Namespace) -> int:
     if not spec.kind.startswith("dnn") and args.baseline_epochs is not None:
         return args.baseline_epochs
@@ -335,9 +381,10 @@ def run_seed(
         x, y = balanced_subset(data["x_train"], data["y_train"], args.per_class, range(10), kd)
     layer = dnn.init_hidden(kh, 784, h)
     ro0 = dnn.init_readout(kr, h)
-    dense = dnn.hidden_features(layer, x).block_until_ready()
+    block = args.stream_block if args.stream_block is not None else STREAM_BLOCK * (len(y) * h * 4 > STREAM_ABOVE_BYTES)
+    dense = None if block else dnn.hidden_features(layer, x).block_until_ready()
     k_caps = sorted({s.k_cap for s in todo if s.k_cap})
-    sparse = {k: dnn.sparse_from_dense(dense, k) for k in k_caps}
+    sparse = {} if block else {k: dnn.sparse_from_dense(dense, k) for k in k_caps}
     n_curve = len(data["y_test"]) if h <= CURVE_FULL_MAX_H else min(1000, len(data["y_test"]))
     curve_dense = dnn.hidden_features(layer, data["x_test"][:n_curve]).block_until_ready()
     curve_cache: dict[int | None, Any] = {None: curve_dense}
@@ -363,10 +410,16 @@ def run_seed(
         "curve_feats": curve_feats,
         "curve_labels": data["y_test"][:n_curve],
         "dual": dual,
+        "layer": layer,
+        "images": x,
     }
     models = [Model(s, h, seed, ctx, args, out) for s in todo]
     setup = time.perf_counter() - t_setup
-    print(f"h={h} seed={seed}: setup {setup:.1f}s, {len(models)} models, n={len(y)}", flush=True)
+    print(
+        f"h={h} seed={seed}: setup {setup:.1f}s, {len(models)} models, n={len(y)}"
+        f"{f', features streamed in blocks of {block}' if block else ''}",
+        flush=True,
+    )
     for mdl in models:
         if not mdl.state["curve_epoch"]:
             mdl.record_curve()
@@ -375,9 +428,14 @@ def run_seed(
         if deadline is not None and time.perf_counter() >= deadline:
             print(f"  budget spent: stopping {len(pending)} model(s) before their target (checkpointed; rerun resumes)", flush=True)
             break
+        if block:  # streamed: one epoch per round for the models furthest behind, features shared
+            epoch = min(m.epoch for m in pending)
+            pending = [m for m in pending if m.epoch == epoch]
+            stream_epoch(pending, ctx, epoch, block)
         for mdl in pending:
-            target = target_epochs(mdl.spec, args)
-            mdl.advance(min(target, (mdl.epoch // args.chunk + 1) * args.chunk) - mdl.epoch)
+            if not block:
+                target = target_epochs(mdl.spec, args)
+                mdl.advance(min(target, (mdl.epoch // args.chunk + 1) * args.chunk) - mdl.epoch)
             mdl.record_curve()
             mdl.save()
     models = [m for m in models if m.epoch > 0]  # a budget spent before the first round trains (and writes) nothing
@@ -414,6 +472,7 @@ def run_seed(
                 "train_size": len(y),
                 "batch_size": args.batch_size if spec.kind != "dnn" else 1,
                 "dual_path": mdl.dual,
+                "streamed_block": block,
                 "test_accuracy": 100.0 * float(acc),
                 "wall_seconds": st["wall"],
                 "shared_setup_seconds": setup,
@@ -572,6 +631,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--adam-lr", type=float, default=1e-3)
     p.add_argument("--signsgd-lr", type=float, default=None, help="default 1/h")
     p.add_argument("--chunk", type=int, default=None, help="epochs per checkpoint (default 25, or 50 for h > 10000)")
+    p.add_argument(
+        "--stream-block",
+        type=int,
+        default=None,
+        help=f"images per streamed feature block (0 = precompute all features; default {STREAM_BLOCK} "
+        f"when the training features exceed {STREAM_ABOVE_BYTES // 2**30} GiB, else 0)",
+    )
     p.add_argument(
         "--budget-seconds",
         type=float,
