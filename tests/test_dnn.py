@@ -328,3 +328,40 @@ def test_table2_budget_stops_every_model_at_the_same_epoch_and_the_rerun_resumes
     table2.main(argv)  # no budget: the same command resumes both from their checkpoints to the target
     runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
     assert [(r["epochs"], r["stopped_by_budget"], r["curve_epoch"]) for r in runs] == [(4, False, [0, 1, 2, 3, 4])] * 2
+
+
+def test_table2_stream_epoch_visits_every_example_once_with_its_own_features():
+    import types
+
+    from experiments import table2
+
+    n, h, block = 23, 7, 5
+    layer = dnn.init_hidden(jax.random.PRNGKey(1), 4, h)
+    images = np.asarray(jax.random.uniform(jax.random.PRNGKey(2), (n, 4)))
+    labels = np.arange(n) % 3  # label i % 3 identifies nothing; rows are recovered through the features
+    ctx = {"n": n, "labels": labels, "train_key": jax.random.PRNGKey(3), "layer": layer, "images": images}
+
+    class Fake:
+        def __init__(self, k_cap):
+            self.spec, self.seen, self.logged = types.SimpleNamespace(k_cap=k_cap), [], None
+
+        def advance_block(self, feats, block_labels, key):
+            self.seen.append((feats, block_labels))
+            size = len(block_labels)
+            return dnn.EpochMetrics(jnp.full((1,), size / 10), jnp.ones(1), jnp.ones(1)), 0.5
+
+        def _log_epochs(self, metrics, num_epochs, seconds):
+            self.logged = (metrics, num_epochs, seconds)
+
+    dense_model, sparse_model = Fake(None), Fake(3)
+    feat_seconds = table2.stream_epoch([dense_model, sparse_model], ctx, epoch=4, block=block)
+    perm = np.asarray(jax.random.permutation(jax.random.fold_in(ctx["train_key"], 4), n))
+    assert [len(lab) for _, lab in dense_model.seen] == [5, 5, 5, 5, 3]
+    got = np.concatenate([np.asarray(f) for f, _ in dense_model.seen])
+    np.testing.assert_allclose(got, np.asarray(dnn.hidden_features(layer, images[perm])), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(np.concatenate([lab for _, lab in dense_model.seen]), labels[perm])
+    idx = np.concatenate([np.asarray(f[0]) for f, _ in sparse_model.seen])  # k-capped features of the same rows
+    np.testing.assert_array_equal(idx, np.asarray(dnn.sparse_from_dense(dnn.hidden_features(layer, images[perm]), 3)[0]))
+    metrics, num_epochs, seconds = dense_model.logged
+    assert num_epochs == 1 and np.isclose(seconds, 5 * 0.5 + feat_seconds / 2)
+    assert np.isclose(metrics.train_accuracy, (4 * 5 * 0.5 + 3 * 0.3) / 23)  # block means weighted by block size
