@@ -570,7 +570,8 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
                 )
         ax.set_yticks(
             ys,
-            [f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''} ({r['epochs']} ep, {r['seeds']} seeds)" for r in hr],
+            [f"{r['model']}{' k=' + str(r['k_cap']) if r['k_cap'] else ''} ({r['epochs']} ep on {r['train_size']}, {r['seeds']} seeds)"
+             for r in hr],
             fontsize=7,
         )
         ax.set_xlim(0, 105)
