@@ -582,9 +582,10 @@ def plot(out: Path, rows: list[dict[str, Any]]) -> Path | None:
         curves: dict[tuple, list] = {}
         for r in runs:
             if r["h"] == h and r["model"] in shown:
-                curves.setdefault((r["model"], r["k_cap"]), []).append(r)
-        for (name, k), rs in sorted(curves.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
-            label, style = f"{name}{' k=' + str(k) if k else ''}", "--" if k else "-"
+                curves.setdefault((r["model"], r["k_cap"], r["train_size"]), []).append(r)
+        for (name, k, size), rs in sorted(curves.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[0][2])):
+            label = f"{name}{' k=' + str(k) if k else ''}, n={size}"
+            style = {(False, False): "-", (True, False): "--", (False, True): ":", (True, True): "-."}[(bool(k), size > 2000)]
             n = min(len(r["curve_acc"]) for r in rs)
             axes[1, col].plot(
                 rs[0]["curve_epoch"][:n], np.mean([r["curve_acc"][:n] for r in rs], 0), style, marker=".", color=colors[name], label=label
