@@ -15,17 +15,24 @@ import jax.numpy as jnp
 import numpy as np
 
 from nne_jax.fitness import delta_fitness
-from nne_jax.generation import MLPTask, distinct_indices
+from nne_jax.generation import MLPTask, _sample_batch
 from nne_jax.networks import mlp_forward_population
 from nne_jax.parallel import shard_population
 
 
 def open_es(
-    task: MLPTask, pop_size: int, batch_size: int, sigma: float = 0.02, lr: float = 0.01, fitness_fn: Callable = delta_fitness
+    task: MLPTask,
+    pop_size: int,
+    batch_size: int,
+    sigma: float = 0.02,
+    lr: float = 0.01,
+    fitness_fn: Callable = delta_fitness,
+    augment_shift: int = 0,
 ) -> tuple[Callable, Callable, Callable]:
     """Returns ``(init(key) -> state, step(state, key, train_x, train_y) -> state, weights(state) -> (S,))``.
 
-    If ``task.mesh`` is set, the population's forward pass is split over it exactly as NNE's is.
+    If ``task.mesh`` is set, the population's forward pass is split over it exactly as NNE's is;
+    ``augment_shift`` shifts the minibatch images as NNE's runner does (``RunConfig.augment_shift``).
     """
     import optax
     from evosax.algorithms import Open_ES
@@ -51,9 +58,8 @@ def open_es(
     @jax.jit
     def step(state: Any, key: jax.Array, train_x: jax.Array, train_y: jax.Array) -> Any:
         k_batch, k_ask, k_tell = jax.random.split(key, 3)
-        idx = distinct_indices(k_batch, train_x.shape[0], batch_size)  # the same minibatch sampler as NNE's runner
+        inputs, labels = _sample_batch(k_batch, train_x, train_y, batch_size, augment_shift)  # NNE's minibatch sampler
         population, state = es.ask(k_ask, state, params)  # (N, m)
-        inputs, labels = train_x[idx], train_y[idx]
 
         def evaluate(pop: jax.Array, inputs: jax.Array, labels: jax.Array) -> jax.Array:
             return fitness_fn(task.logit_scale * mlp_forward_population(arch, to_slots(pop.T), inputs), labels)

@@ -15,6 +15,7 @@ and a row of ``results/ceiling/summary.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ import optax
 from experiments.common import RESULTS, add_allow_dirty, metadata, replace_rows, require_clean, write_json
 from nne_jax.backprop import batch_indices
 from nne_jax.config import PRESETS, RunConfig, apply_overrides
+from nne_jax.data.augment import random_shift
 from nne_jax.data.tasks import TASK_CLASSES, load_task_data
 from nne_jax.evaluation import network_accuracy
 from nne_jax.fitness import cross_entropy
@@ -38,25 +40,28 @@ OUT = RESULTS / "ceiling"
 
 
 def train_allele_freqs(task: Any, inputs: jax.Array, labels: jax.Array, key: jax.Array, steps: int, batch_size: int,
-                       learning_rate: float, p_min: float, p_max: float, eval_every: int = 0) -> tuple[jax.Array, jax.Array]:
+                       learning_rate: float, p_min: float, p_max: float, eval_every: int = 0,
+                       augment_shift: int = 0) -> tuple[jax.Array, jax.Array]:
     """Adam on ``θ`` with ``p = clip(sigmoid(θ), p_min, p_max)`` for the network ``task.weights(p)``.
 
     Args:
       task: an NNE task (``weights``, ``forward``); inputs ``(M, d)``, labels ``(M,)``.
       eval_every: record the training-set accuracy every this many steps (0: never).
+      augment_shift: shift each minibatch image by up to this many pixels, as the NNE runner does (0: none).
 
     Returns:
       ``(p (n,), train_accuracy (steps // eval_every,))``. Starts from ``p = 1/2`` (``θ = 0``).
     """
     every = eval_every or steps
     batches = batch_indices(key, inputs.shape[0], steps // every * every, batch_size).reshape(-1, every, batch_size)
-    theta, train_acc = _train(task, inputs, labels, batches, learning_rate, p_min, p_max)
+    shift_keys = jax.random.split(jax.random.fold_in(key, 1), batches.shape[0] * every).reshape(batches.shape[0], every, -1)
+    theta, train_acc = _train(task, inputs, labels, batches, shift_keys, learning_rate, p_min, p_max, augment_shift)
     return jnp.clip(jax.nn.sigmoid(theta), p_min, p_max), train_acc if eval_every else train_acc[:0]
 
 
-@jax.jit
-def _train(task: Any, inputs: jax.Array, labels: jax.Array, batches: jax.Array, learning_rate: float, p_min: float,
-           p_max: float) -> tuple[jax.Array, jax.Array]:
+@functools.partial(jax.jit, static_argnames=("augment_shift",))
+def _train(task: Any, inputs: jax.Array, labels: jax.Array, batches: jax.Array, shift_keys: jax.Array, learning_rate: float,
+           p_min: float, p_max: float, augment_shift: int) -> tuple[jax.Array, jax.Array]:
     """``batches (segments, steps, B)`` → final ``θ (n,)`` and the training accuracy after each segment."""
     opt = optax.adam(learning_rate)
     theta = jnp.zeros((task.num_genes,), jnp.float32)
@@ -67,16 +72,16 @@ def _train(task: Any, inputs: jax.Array, labels: jax.Array, batches: jax.Array, 
     def loss(t: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
         return jnp.mean(cross_entropy(task.forward(task.weights(freqs(t)), x), y))
 
-    def step(carry: tuple, batch: jax.Array) -> tuple:
-        t, s = carry
-        updates, s = opt.update(jax.grad(loss)(t, inputs[batch], labels[batch]), s, t)
+    def step(carry: tuple, batch_and_key: tuple) -> tuple:
+        (t, s), (batch, key) = carry, batch_and_key
+        updates, s = opt.update(jax.grad(loss)(t, random_shift(key, inputs[batch], augment_shift), labels[batch]), s, t)
         return (optax.apply_updates(t, updates), s), None
 
-    def segment(carry: tuple, segment_batches: jax.Array) -> tuple:
-        carry, _ = jax.lax.scan(step, carry, segment_batches)
+    def segment(carry: tuple, segment: tuple) -> tuple:
+        carry, _ = jax.lax.scan(step, carry, segment)
         return carry, network_accuracy(task, task.weights(freqs(carry[0])), inputs, labels)
 
-    (theta, _), train_acc = jax.lax.scan(segment, (theta, opt.init(theta)), batches)
+    (theta, _), train_acc = jax.lax.scan(segment, (theta, opt.init(theta)), (batches, shift_keys))
     return theta, train_acc
 
 
@@ -90,7 +95,7 @@ def ceiling(config: RunConfig, task_name: str, seed: int, data: dict[str, np.nda
     strategy = config.strategy
     start = time.perf_counter()
     p, train_curve = train_allele_freqs(task, x, y, stream_key("ceiling", seed), steps, config.batch_size,
-                                        learning_rate, strategy.p_min, strategy.p_max, eval_every)
+                                        learning_rate, strategy.p_min, strategy.p_max, eval_every, config.augment_shift)
     jax.block_until_ready(p)
     seconds = time.perf_counter() - start
     bound = np.asarray(jnp.minimum(p - strategy.p_min, strategy.p_max - p) < 1e-6)
@@ -124,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = load_task_data(args.task, config.per_class, args.seed)
     result = ceiling(config, args.task, args.seed, data, args.steps, args.lr)
     row = {"task": args.task, "name": name, "seed": args.seed, "steps": args.steps, "learning_rate": args.lr,
-           "num_genes": config.num_genes, "logit_scale": config.logit_scale,
+           "num_genes": config.num_genes, "logit_scale": config.logit_scale, "augment_shift": config.augment_shift,
            "train_accuracy": 100 * result["train_accuracy"], "test_accuracy": 100 * result["test_accuracy"],
            "fraction_at_bounds": result["fraction_at_bounds"], "wall_seconds": result["wall_seconds"], **metadata(command)}
     write_json(args.out / f"{args.task}_{name}_seed{args.seed}.json",

@@ -59,7 +59,8 @@ def run_open_es(
     if generations is None and seconds is None:
         raise ValueError("give generations or seconds")
     task = make_task(config, seed, len(TASK_CLASSES[task_name]))  # NNE's mask and logit scale (W is unused)
-    init, step, weights = open_es(task, config.pop_size, config.batch_size, sigma=sigma, lr=lr, fitness_fn=config.fitness_fn())
+    init, step, weights = open_es(task, config.pop_size, config.batch_size, sigma=sigma, lr=lr, fitness_fn=config.fitness_fn(),
+                                  augment_shift=config.augment_shift)
     x, y = jnp.asarray(data["train_x"]), jnp.asarray(data["train_y"])
     ex, ey = jnp.asarray(data[f"{split}_x"]), jnp.asarray(data[f"{split}_y"])
     state, key = init(stream_key("peer_init", seed)), stream_key("peer_run", seed)

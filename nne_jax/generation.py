@@ -16,6 +16,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nne_jax.data.augment import check_augment_shift, random_shift
 from nne_jax.fitness import accuracy, delta_fitness
 from nne_jax.parallel import replicate, shard_population
 from nne_jax.strategy import NNE, NNEState
@@ -120,20 +121,25 @@ def distinct_indices(key: Array, population: int, count: int) -> Array:
     return jax.lax.fori_loop(0, count, step, jnp.zeros((count,), jnp.int32))
 
 
-def _sample_batch(key: Array, inputs: Array, labels: Array, batch_size: int) -> tuple[Array, Array]:
-    """A minibatch drawn without replacement (the whole set if ``batch_size`` >= its size)."""
+def _sample_batch(key: Array, inputs: Array, labels: Array, batch_size: int, augment_shift: int = 0) -> tuple[Array, Array]:
+    """A minibatch drawn without replacement (the whole set if ``batch_size`` >= its size), its images
+    shifted by up to ``augment_shift`` pixels (:func:`~nne_jax.data.augment.random_shift`, key
+    ``fold_in(key, 1)``; 0: unchanged, the same stream as before the option existed)."""
     if batch_size >= inputs.shape[0]:
-        return inputs, labels
-    idx = distinct_indices(key, inputs.shape[0], batch_size)
-    return inputs[idx], labels[idx]
+        batch = inputs, labels
+    else:
+        idx = distinct_indices(key, inputs.shape[0], batch_size)
+        batch = inputs[idx], labels[idx]
+    return random_shift(jax.random.fold_in(key, 1), batch[0], augment_shift), batch[1]
 
 
-@partial(jax.jit, static_argnums=(0, 1, 2, 3))
+@partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
 def _scan_chunk(
     strategy: NNE,
     fitness_fn: Callable,
     batch_size: int,
     capacity: int,
+    augment_shift: int,
     task: NetworkTask,
     state: NNEState,
     run_key: Array,
@@ -147,7 +153,7 @@ def _scan_chunk(
     def body(i: Array, carry: tuple[NNEState, Metrics]) -> tuple[NNEState, Metrics]:
         state, buffers = carry
         batch_key, gen_key = jax.random.split(jax.random.fold_in(run_key, state.generation))
-        batch = _sample_batch(batch_key, inputs, labels, batch_size)
+        batch = _sample_batch(batch_key, inputs, labels, batch_size, augment_shift)
         state, metrics = generation_step(strategy, fitness_fn, task, state, gen_key, batch)
         return state, jax.tree.map(lambda b, m: b.at[i].set(m), buffers, metrics)
 
@@ -168,6 +174,7 @@ def run_generations(
     fitness_fn: Callable[[Array, Array], Array] = delta_fitness,
     callback: Callable[[NNEState, Metrics], None] | None = None,
     compact: bool = True,
+    augment_shift: int = 0,
 ) -> tuple[NNEState, Metrics]:
     """Runs generations ``state.generation .. num_generations - 1`` in jitted ``lax.scan`` chunks.
 
@@ -183,6 +190,7 @@ def run_generations(
         boundary (:func:`nne_jax.fixation.compact_task`): same results, less work. Applies to
         a :class:`~nne_jax.tasks.protocol.CompactableTask` (e.g. :class:`MLPTask`); other tasks (e.g.
         :class:`~nne_jax.tasks.deep.DeepTask`) run uncompacted.
+      augment_shift: shift each minibatch image by up to this many pixels (ours; 0: the plain images).
 
     Returns:
       The final state and the metrics of the generations run here, each stacked ``(T,)``.
@@ -196,6 +204,7 @@ def run_generations(
         raise ValueError("batch_size and chunk_size must be >= 1")
     if strategy.num_genes != task.num_genes:
         raise ValueError(f"strategy has {strategy.num_genes} genes but W has {task.num_genes} columns")
+    check_augment_shift(augment_shift, task.num_inputs)
     mesh = task.mesh
     # once, not on every chunk: W, the blocks and the training set on every device of the mesh
     task, inputs, labels = replicate((task, jnp.asarray(inputs, jnp.float32), jnp.asarray(labels, jnp.int32)), mesh)
@@ -206,8 +215,8 @@ def run_generations(
         chunk_task = task
         if compact and strategy.fixation is not None and isinstance(task, CompactableTask) and bool(jnp.any(state.fixed)):
             chunk_task = replicate(task.compact(state), mesh)
-        state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, chunk_size, chunk_task, state, run_key, inputs, labels,
-                                     jnp.int32(length))
+        state, metrics = _scan_chunk(strategy, fitness_fn, batch_size, chunk_size, augment_shift, chunk_task, state, run_key, inputs,
+                                     labels, jnp.int32(length))
         metrics = jax.tree.map(lambda m, n=length: m[:n], metrics)
         # one chunk in flight at a time: with several, XLA's in-process all-reduce over CPU host
         # devices can starve its thread pool and abort the process (tests/test_multiprocess.py)

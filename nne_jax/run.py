@@ -27,6 +27,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from nne_jax.data.augment import check_augment_shift
 from nne_jax.fitness import accuracy, delta_fitness
 from nne_jax.generation import _sample_batch, population_fitness
 from nne_jax.strategy import NNE, NNEParams, NNEState
@@ -52,6 +53,7 @@ def make_run(
     batch_size: int | None = None,
     fitness_fn: Callable[[Array, Array], Array] = delta_fitness,
     state: NNEState | None = None,
+    augment_shift: int = 0,
 ) -> Callable[[Array, NNEParams], tuple[NNEState, dict[str, Array]]]:
     """Returns the pure ``run(key, params) -> (final state, metrics)``; ``metrics`` values are ``(T,)``.
 
@@ -65,6 +67,7 @@ def make_run(
       fitness_fn: ``(logits (N, B, C), labels (B,)) -> (N,)`` for a network task.
       state: a start state (e.g. a resumed one; its ``generation`` continues the stream); default
         ``strategy.init(init_key)``.
+      augment_shift: shift each minibatch image by up to this many pixels (ours; network task only; 0: none).
 
     Metrics: ``mean_fitness``, ``best_fitness``, ``num_nonfinite``, ``clipped_fraction`` (see
     :class:`~nne_jax.strategy.TellMetrics`) and, for a network task, ``batch_accuracy`` of the
@@ -87,13 +90,16 @@ def make_run(
             raise ValueError(f"data must be inputs (M, {task.num_inputs}) and labels (M,), got {inputs.shape}, {labels.shape}")
         if strategy.num_genes != task.num_genes:
             raise ValueError(f"strategy has {strategy.num_genes} genes but the task takes {task.num_genes}")
+        check_augment_shift(augment_shift, task.num_inputs)
+    elif augment_shift:
+        raise ValueError("augment_shift applies to a network task's minibatch images, not to a fitness function")
 
     def generation(params: NNEParams, run_key: Array, state: NNEState, _: None) -> tuple[NNEState, dict[str, Array]]:
         batch_key, gen_key = jax.random.split(jax.random.fold_in(run_key, state.generation))
         genotypes, state_asked = strategy.ask(gen_key, state, params=params)
         extra = {}
         if network:
-            batch = _sample_batch(batch_key, inputs, labels, batch_size)
+            batch = _sample_batch(batch_key, inputs, labels, batch_size, augment_shift)
             fitness = population_fitness(task, genotypes, batch, fitness_fn)
             mean_logits = task.forward(task.weights(state.allele_freqs), batch[0])
             extra["batch_accuracy"] = accuracy(mean_logits, batch[1])

@@ -244,7 +244,8 @@ def _evolve_locked(
         target = min(first + config.eval_every, config.generations)
         start = time.perf_counter()
         new_state, metrics = run_generations(
-            nne, mlp, state, run_key, x, y, target, config.batch_size, chunk_size=config.eval_every, fitness_fn=config.fitness_fn()
+            nne, mlp, state, run_key, x, y, target, config.batch_size, chunk_size=config.eval_every, fitness_fn=config.fitness_fn(),
+            augment_shift=config.augment_shift
         )
         jax.block_until_ready(new_state.allele_freqs)
         _check_chunk_fitness(metrics, nne, first, target, config, log)

@@ -5,6 +5,7 @@ Public API: :func:`load_mnist`, :func:`read_idx`, :func:`balanced_subset`,
 :data:`DEFAULT_MIRRORS`, :func:`default_cache_dir` (plus a few helpers).
 """
 
+from nne_jax.data.augment import random_shift
 from nne_jax.data.checksums import MNIST_SHA256
 from nne_jax.data.errors import DataError, DataNotFoundError
 from nne_jax.data.idx import read_idx, read_idx_pair
@@ -28,6 +29,7 @@ __all__ = [
     "default_cache_dir",
     "filter_classes",
     "filter_classes_indices",
+    "random_shift",
     "flatten",
     "load_mnist",
     "read_idx",
