@@ -20,6 +20,8 @@
 * ``wide-adam`` — ours (issue #17): ``wide-ramp`` with Adam on the multiplicative-weights step
   (``optimizer="adam"``: ``logit p += ε · adam(f − f̄)``, a per-gene normalised step), ε cosine-decayed
   0.25 → 0.02 over 500 generations, test evaluations every 10 generations.
+* ``wide-adam-long`` — ours (issue #17): ``wide-adam`` run for 1000 generations, ε cosine-decayed 0.25 → 0.02 over
+  all 1000, fixation ramped 0 → 0.3 between generations 500 and 1000.
 * ``wide-adam-shift`` — ours (issue #17): ``wide-adam`` with each generation's minibatch images shifted by up
   to 1 pixel (``augment_shift=1``; the same 2000 training images, a regulariser; test images unshifted).
 * ``smoke`` — a few generations on a small subset: CI's check that the learning signal is real.
@@ -337,6 +339,11 @@ PRESETS["wide-long"] = with_fields(
 # ours (issue #17): wide-ramp with Adam on the logit step; ε is then a step in logit units
 PRESETS["wide-adam"] = with_fields(PRESETS["wide-ramp"], name="wide-adam", optimizer="adam", eps=CosineDecay(0.25, 0.02, 500),
                                    eval_every=10)
+
+# ours (issue #17): wide-adam for 1000 generations — ε cosine-decayed 0.25 -> 0.02 over all 1000, fixation off until
+# generation 500 and ramped 0 -> 0.3 by 1000
+PRESETS["wide-adam-long"] = with_fields(PRESETS["wide-adam"], name="wide-adam-long", generations=1000,
+                                        eps=CosineDecay(0.25, 0.02, 1000), fixation=LinearRamp(0.0, 0.3, 500, 1000))
 
 # ours (issue #17): wide-adam on minibatch images shifted by up to 1 pixel (the same 2000 training images)
 PRESETS["wide-adam-shift"] = with_fields(PRESETS["wide-adam"], name="wide-adam-shift", augment_shift=1)

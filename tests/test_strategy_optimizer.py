@@ -93,3 +93,12 @@ def test_a_run_with_adam_resumes_exactly(tmp_path):
     np.testing.assert_array_equal(resumed["state"].allele_freqs, straight.allele_freqs)
     np.testing.assert_array_equal(resumed["state"].opt_state.nu, straight.opt_state.nu)
     assert int(resumed["state"].opt_state.count) == 6
+
+
+def test_wide_adam_long_is_wide_adam_with_its_schedules_stretched_to_1000_generations():
+    from nne_jax.config import PRESETS, apply_overrides
+
+    long = PRESETS["wide-adam-long"]
+    same = apply_overrides(PRESETS["wide-adam"], ["generations=1000", "eps=cosine:0.25:0.02:1000", "fixation=ramp:0:0.3:500:1000"])
+    assert long.generations == 1000 and long.strategy.optimizer == "adam"
+    assert {k: v for k, v in long.identity().items() if k != "name"} == {k: v for k, v in same.identity().items() if k != "name"}
