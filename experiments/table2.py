@@ -264,7 +264,7 @@ class Model:
         st["w"], st["b"] = ro.w.block_until_ready(), ro.b
         return m
 
-    def _log_epochs(self, m: dnn.EpochMetrics, num_epochs: int, seconds: float) -> None:
+    def log_epochs(self, m: dnn.EpochMetrics, num_epochs: int, seconds: float) -> None:
         st = self.state
         st["wall"] += seconds
         st["epoch"] += num_epochs
@@ -290,7 +290,7 @@ class Model:
             st["coef"].block_until_ready()
         else:
             m = self._fit(self.feats(), labels, key, num_epochs, self.epoch)
-        self._log_epochs(m, num_epochs, time.perf_counter() - t0)
+        self.log_epochs(m, num_epochs, time.perf_counter() - t0)
 
     def advance_block(self, feats, labels: np.ndarray, key) -> tuple[dnn.EpochMetrics, float] | None:
         """One pass over one streamed block (its own shuffle by ``key``); None if the block is too small to train on."""
@@ -345,7 +345,7 @@ def stream_epoch(models: list[Model], ctx: dict[str, Any], epoch: int, block: in
         mean = [
             float(np.average([np.asarray(getattr(r[1], f)).item() for r in logs[id(m)]], weights=sizes)) for f in dnn.EpochMetrics._fields
         ]
-        m._log_epochs(dnn.EpochMetrics(*mean), 1, sum(r[2] for r in logs[id(m)]) + t_feats / len(models))
+        m.log_epochs(dnn.EpochMetrics(*mean), 1, sum(r[2] for r in logs[id(m)]) + t_feats / len(models))
     return t_feats
 
 

@@ -350,7 +350,7 @@ def test_table2_stream_epoch_visits_every_example_once_with_its_own_features():
             size = len(block_labels)
             return dnn.EpochMetrics(jnp.full((1,), size / 10), jnp.ones(1), jnp.ones(1)), 0.5
 
-        def _log_epochs(self, metrics, num_epochs, seconds):
+        def log_epochs(self, metrics, num_epochs, seconds):
             self.logged = (metrics, num_epochs, seconds)
 
     dense_model, sparse_model = Fake(None), Fake(3)
